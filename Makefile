@@ -1,0 +1,157 @@
+# vmrp - restore point archives for virtual machines.
+#   make            build libvmrp (static + shared) and the vmrp command
+#   make demo       install missing build dependencies, build, and walk through the sample VM
+#   make check      install missing build dependencies, build, run every test
+#   make docs       API documentation (Doxygen, zero warnings)
+#   make install    PREFIX=/usr/local DESTDIR=   (uninstall: make uninstall)
+#   V=1             show the full commands
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+PCDIR   ?= $(LIBDIR)/pkgconfig
+
+CC      ?= cc
+VERSION := $(shell sed -n 's/^\#define VMRP_VERSION_STRING "\(.*\)"/\1/p' libformat/vmrp.h)
+SOMAJOR := 0
+PKGS    := libsodium libzstd zlib
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) libarchive check 2>/dev/null)
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -lzstd -lz)
+ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+
+B       := build
+LIB_SRC := $(wildcard libformat/*.c)
+TOOL_SRC := $(wildcard tools/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_PIC := $(LIB_SRC:%.c=$(B)/pic/%.o)
+TOOL_OBJ := $(TOOL_SRC:%.c=$(B)/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: all lib demo check check-unit check-e2e check-asan check-valgrind deps docs install \
+        uninstall clean fuzz
+
+all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/vmrp.pc $(B)/gendisk
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -DVMRP_BUILDING_LIBRARY -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -DVMRP_BUILDING_LIBRARY -fvisibility=hidden -fPIC -MMD -MP -c $< -o $@
+
+$(B)/libvmrp.a: $(LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/libvmrp.so.$(VERSION): $(LIB_PIC)
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -Wl,-soname,libvmrp.so.$(SOMAJOR) -o $@ $^ $(LIBS)
+	$(Q)ln -sf libvmrp.so.$(VERSION) $(B)/libvmrp.so.$(SOMAJOR)
+	$(Q)ln -sf libvmrp.so.$(SOMAJOR) $(B)/libvmrp.so
+
+# The command links the static library: it sees only vmrp.h.
+$(B)/vmrp: $(TOOL_OBJ) $(B)/libvmrp.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(B)/libvmrp.a $(ARCHIVE_LIBS) $(LIBS)
+
+$(B)/gendisk: tests/tools/gendisk.c
+	@mkdir -p $(B)
+	$(Q)$(CC) $(WARN) $(CFLAGS) -o $@ $<
+
+$(B)/vmrp.pc: libformat/vmrp.pc.in libformat/vmrp.h
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+-include $(LIB_OBJ:.o=.d) $(LIB_PIC:.o=.d) $(TOOL_OBJ:.o=.d)
+
+# ---- dependencies: Debian/Ubuntu packages, installed only when missing ----
+DEB_PKGS := build-essential pkg-config libsodium-dev libzstd-dev zlib1g-dev libarchive-dev \
+            check doxygen valgrind e2fsprogs
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	else echo "build dependencies: all present"; fi
+
+# ---- tests ----
+$(B)/unit/%: tests/unit/%.c $(B)/libvmrp.a tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -Itests/unit -o $@ $< $(B)/libvmrp.a $(CHECK_LIBS) $(LIBS)
+
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
+
+check-unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do CK_DEFAULT_TIMEOUT=120 $$t || exit 1; done
+
+check-e2e: all
+	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk sh tests/e2e/run.sh
+
+# Sanitizers: the whole suite again, built with ASan + UBSan.
+check-asan:
+	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" all-asan
+
+all-asan:
+	$(Q)$(MAKE) --no-print-directory B=$(B) CFLAGS="$(CFLAGS)" all $(UNIT_BIN)
+	$(Q)for t in $(UNIT_BIN); do CK_DEFAULT_TIMEOUT=300 CK_FORK=no $$t || exit 1; done
+	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk E2E_QUICK=1 sh tests/e2e/run.sh
+
+# valgrind: the end-to-end tests once, zero errors and zero leaks.
+check-valgrind: all
+	$(Q)VMRP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible $(CURDIR)/$(B)/vmrp" \
+	  GENDISK=$(CURDIR)/$(B)/gendisk E2E_QUICK=1 sh tests/e2e/run.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-unit
+	$(Q)$(MAKE) --no-print-directory check-e2e
+	$(Q)$(MAKE) --no-print-directory check-asan
+	$(Q)$(MAKE) --no-print-directory check-valgrind
+	$(Q)$(MAKE) --no-print-directory docs
+	@echo "make check: all test suites passed"
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk sh fixtures/demo.sh
+
+docs:
+	$(Q)mkdir -p $(B)/docs
+	$(Q)doxygen docs/Doxyfile > $(B)/docs/doxygen.log 2> $(B)/docs/doxygen.warnings; \
+	  if [ -s $(B)/docs/doxygen.warnings ]; then cat $(B)/docs/doxygen.warnings; exit 1; fi
+	@echo "  DOCS    $(B)/docs/html/index.html"
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(B)/vmrp $(DESTDIR)$(BINDIR)/vmrp
+	install -m 644 $(B)/libvmrp.a $(DESTDIR)$(LIBDIR)/libvmrp.a
+	install -m 755 $(B)/libvmrp.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmrp.so.$(VERSION)
+	ln -sf libvmrp.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmrp.so.$(SOMAJOR)
+	ln -sf libvmrp.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libvmrp.so
+	install -m 644 libformat/vmrp.h $(DESTDIR)$(INCDIR)/vmrp.h
+	install -m 644 $(B)/vmrp.pc $(DESTDIR)$(PCDIR)/vmrp.pc
+	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/vmrp $(DESTDIR)$(LIBDIR)/libvmrp.a $(DESTDIR)$(LIBDIR)/libvmrp.so* \
+	  $(DESTDIR)$(INCDIR)/vmrp.h $(DESTDIR)$(PCDIR)/vmrp.pc
+	for m in docs/man/*.1; do rm -f $(DESTDIR)$(MANDIR)/man1/$$(basename $$m); done
+
+clean:
+	rm -rf build

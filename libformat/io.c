@@ -1,0 +1,151 @@
+/* io.c - whole reads and writes, locking, and disk geometry. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmrp_private.h"
+
+int io_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            return -ENODATA; /* end of file before len bytes */
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int io_read_full(int fd, void *buf, size_t len, size_t *got)
+{
+    unsigned char *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = read(fd, p + done, len - done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *got = done;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    *got = done;
+    return 0;
+}
+
+int io_write_full(int fd, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        off += (uint64_t)n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int io_lock_exclusive(int fd)
+{
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR)
+            continue;
+        return -errno;
+    }
+    return 0;
+}
+
+int io_sync(int fd)
+{
+    return fsync(fd) == 0 ? 0 : -errno;
+}
+
+int io_file_size(int fd, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int io_disk_geometry(int fd, uint64_t *size, uint32_t *sector_size, int *is_blockdev)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    *sector_size = 512;
+    *is_blockdev = 0;
+    if (S_ISBLK(st.st_mode)) {
+        uint64_t bytes = 0;
+        int ssz = 0;
+        if (ioctl(fd, BLKGETSIZE64, &bytes) != 0)
+            return -errno;
+        if (ioctl(fd, BLKSSZGET, &ssz) == 0 && ssz >= 512 && ssz <= 65536)
+            *sector_size = (uint32_t)ssz;
+        *size = bytes;
+        *is_blockdev = 1;
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+int io_next_data(int fd, uint64_t off, uint64_t size, uint64_t *data_start, uint64_t *data_end)
+{
+    if (off >= size)
+        return 1;
+    off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+    if (d < 0) {
+        if (errno == ENXIO)
+            return 1; /* only a hole remains */
+        *data_start = off; /* SEEK_DATA unsupported: read everything */
+        *data_end = size;
+        return 0;
+    }
+    if ((uint64_t)d >= size)
+        return 1;
+    off_t h = lseek(fd, d, SEEK_HOLE);
+    *data_start = (uint64_t)d;
+    *data_end = (h < 0 || (uint64_t)h > size) ? size : (uint64_t)h;
+    return 0;
+}

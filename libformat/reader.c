@@ -1,0 +1,513 @@
+/* reader.c - opening an archive: header, commit chain, indexes and point
+ * metadata. Nothing is trusted before it is checked against the file size,
+ * the limits of the spec and the hash chain. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmrp_private.h"
+
+vmrp_reader *vmrp_reader_new(void)
+{
+    vmrp_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->fd = -1;
+    return r;
+}
+
+static void reader_reset(vmrp_reader *r)
+{
+    for (uint32_t i = 0; i < r->npoints; i++)
+        point_meta_clear(&r->points[i]);
+    free(r->points);
+    r->points = NULL;
+    r->npoints = 0;
+    free(r->recs);
+    r->recs = NULL;
+    r->nrecs = 0;
+    if (r->own_fd && r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    r->own_fd = 0;
+    free(r->label);
+    r->label = NULL;
+    codec_free(r->codec);
+    r->codec = NULL;
+}
+
+void vmrp_reader_free(vmrp_reader *r)
+{
+    if (!r)
+        return;
+    reader_reset(r);
+    free(r);
+}
+
+const char *vmrp_reader_error_string(const vmrp_reader *r)
+{
+    return r ? r->err.message : "no reader";
+}
+
+int vmrp_reader_error(const vmrp_reader *r)
+{
+    return r ? r->err.code : VMRP_E_USAGE;
+}
+
+void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx)
+{
+    r->progress = fn;
+    r->progress_ctx = ctx;
+}
+
+const vmrp_collection_info *vmrp_reader_collection(const vmrp_reader *r)
+{
+    return &r->coll;
+}
+
+uint32_t vmrp_reader_point_count(const vmrp_reader *r)
+{
+    return r->npoints;
+}
+
+const vmrp_point_info *vmrp_reader_point(const vmrp_reader *r, uint32_t index)
+{
+    return index < r->npoints ? &r->points[index].info : NULL;
+}
+
+int vmrp_reader_find_point(vmrp_reader *r, const char *spec, uint32_t *index)
+{
+    if (r->npoints == 0)
+        return err_set(&r->err, VMRP_E_NOT_FOUND, "%s: archive holds no restore point", r->label);
+    if (strcmp(spec, "latest") == 0) {
+        *index = r->npoints - 1;
+        return VMRP_OK;
+    }
+    size_t len = strlen(spec);
+    if (len > 0 && len <= 9 && strspn(spec, "0123456789") == len) {
+        unsigned long seq = strtoul(spec, NULL, 10);
+        if (seq >= 1 && seq <= r->npoints) {
+            *index = (uint32_t)seq - 1;
+            return VMRP_OK;
+        }
+    } else {
+        for (uint32_t i = 0; i < r->npoints; i++)
+            if (strcmp(r->points[i].info.name, spec) == 0) {
+                *index = i;
+                return VMRP_OK;
+            }
+    }
+    return err_set(&r->err, VMRP_E_NOT_FOUND,
+                   "%s: no restore point '%s' (the archive has %u; use a name, 1..%u or latest)",
+                   r->label, spec, r->npoints, r->npoints);
+}
+
+const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset)
+{
+    size_t lo = 0, hi = r->nrecs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->recs[mid].offset < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < r->nrecs && r->recs[lo].offset == offset) ? &r->recs[lo] : NULL;
+}
+
+static int io_fail(vmrp_reader *r, int neg_errno, uint64_t off)
+{
+    return err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", r->label,
+                   (unsigned long long)off, strerror(-neg_errno));
+}
+
+int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
+                            unsigned char *scratch, size_t scratch_cap, unsigned char *out,
+                            size_t raw_cap, const char *what)
+{
+    unsigned long long off = (unsigned long long)ref->offset;
+    if (ref->type != want_type)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu is not a record of the right type",
+                       r->label, what, off);
+    if (ref->size > scratch_cap)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu is larger than its type allows",
+                       r->label, what, off);
+    int rc = io_pread_full(r->fd, scratch, ref->size, ref->offset);
+    if (rc)
+        return io_fail(r, rc, ref->offset);
+    unsigned char h[HASH_SIZE];
+    hash_buf(h, scratch, ref->size);
+    if (memcmp(h, ref->hash, HASH_SIZE) != 0)
+        return err_set(&r->err, VMRP_E_CORRUPT,
+                       "%s: %s at offset %llu does not match its hash in the index (damaged or altered)",
+                       r->label, what, off);
+    record_header h2;
+    const char *why = NULL;
+    if (record_header_decode(scratch, r->coll.block_size, &h2, &why) != VMRP_OK ||
+        h2.type != want_type || RH_SIZE + (uint64_t)h2.stored_size != ref->size)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what, off,
+                       why ? why : "header disagrees with the index");
+    if (h2.raw_size != raw_cap)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu has raw size %u, expected %zu",
+                       r->label, what, off, h2.raw_size, raw_cap);
+    if (codec_decompress(r->codec, h2.codec, scratch + RH_SIZE, h2.stored_size, out, raw_cap) != 0)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu does not decompress",
+                       r->label, what, off);
+    return VMRP_OK;
+}
+
+int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
+                       unsigned char **out, size_t *out_len, const char *what)
+{
+    unsigned char hdr[RH_SIZE];
+    record_header h;
+    const char *why = NULL;
+    *out = NULL;
+    if (ref->size < RH_SIZE)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu is too short", r->label, what,
+                       (unsigned long long)ref->offset);
+    int rc = io_pread_full(r->fd, hdr, RH_SIZE, ref->offset);
+    if (rc)
+        return io_fail(r, rc, ref->offset);
+    if (record_header_decode(hdr, r->coll.block_size, &h, &why) != VMRP_OK)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what,
+                       (unsigned long long)ref->offset, why);
+    unsigned char *scratch = malloc(ref->size);
+    unsigned char *raw = malloc(h.raw_size);
+    if (!scratch || !raw) {
+        free(scratch);
+        free(raw);
+        return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory reading %s", r->label, what);
+    }
+    rc = reader_load_record_into(r, ref, want_type, scratch, ref->size, raw, h.raw_size, what);
+    free(scratch);
+    if (rc) {
+        free(raw);
+        return rc;
+    }
+    *out = raw;
+    *out_len = h.raw_size;
+    return VMRP_OK;
+}
+
+/* Read and decode the commit at `at`, checking it names the same header. */
+static int read_commit(vmrp_reader *r, uint64_t at, commit_info *c)
+{
+    unsigned char rec[CM_RECORD_SIZE];
+    const char *why = NULL;
+    if (at < FH_SIZE || at > r->coll.file_size - CM_RECORD_SIZE)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: commit offset %llu outside the file", r->label,
+                       (unsigned long long)at);
+    int rc = io_pread_full(r->fd, rec, sizeof rec, at);
+    if (rc)
+        return io_fail(r, rc, at);
+    if (commit_decode(rec, at, c, &why) != VMRP_OK)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: commit at offset %llu: %s", r->label,
+                       (unsigned long long)at, why);
+    unsigned char hh[HASH_SIZE];
+    hash_buf(hh, r->header, FH_SIZE);
+    if (memcmp(hh, c->header_hash, HASH_SIZE) != 0)
+        return err_set(&r->err, VMRP_E_CORRUPT,
+                       "%s: commit at offset %llu does not match the file header", r->label,
+                       (unsigned long long)at);
+    return VMRP_OK;
+}
+
+/* Load and check a segment's index; returns its records. */
+static int read_index(vmrp_reader *r, const commit_info *c, rec_ref **refs, size_t *n,
+                      uint64_t *point_offset)
+{
+    rec_ref ix = {c->index_offset, 0, REC_INDEX, {0}};
+    if (c->index_size > UINT32_MAX)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: index at offset %llu is too large", r->label,
+                       (unsigned long long)c->index_offset);
+    ix.size = (uint32_t)c->index_size;
+    memcpy(ix.hash, c->index_hash, HASH_SIZE);
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    int rc = reader_load_record(r, &ix, REC_INDEX, &raw, &len, "index");
+    if (rc)
+        return rc;
+    const char *why = NULL;
+    rc = index_parse(raw, len, c, refs, n, point_offset, &why);
+    free(raw);
+    if (rc)
+        return err_set(&r->err, rc, "%s: index at offset %llu (point %u): %s", r->label,
+                       (unsigned long long)c->index_offset, c->sequence, why);
+    return VMRP_OK;
+}
+
+/* The trailer failed its checks: walk records forward from the header and
+ * keep the last commit that links to the one before it. */
+static int scan_for_head(vmrp_reader *r, uint64_t *head)
+{
+    uint64_t off = FH_SIZE, size = r->coll.file_size;
+    commit_info last = {0};
+    int have = 0;
+    *head = 0;
+    while (off + RH_SIZE <= size) {
+        unsigned char hdr[RH_SIZE];
+        record_header h;
+        const char *why;
+        if (io_pread_full(r->fd, hdr, RH_SIZE, off) != 0)
+            break;
+        if (record_header_decode(hdr, r->coll.block_size, &h, &why) != VMRP_OK)
+            break;
+        uint64_t next = off + RH_SIZE + h.stored_size;
+        if (next > size)
+            break;
+        if (h.type == REC_COMMIT) {
+            commit_info c;
+            rec_ref *refs = NULL;
+            size_t n;
+            uint64_t pt;
+            if (read_commit(r, off, &c) != VMRP_OK)
+                break;
+            if (have ? (c.prev_offset != last.commit_offset ||
+                        memcmp(c.prev_hash, last.hash, HASH_SIZE) != 0)
+                     : c.prev_offset != 0)
+                break;
+            if (read_index(r, &c, &refs, &n, &pt) != VMRP_OK)
+                break;
+            free(refs);
+            last = c;
+            have = 1;
+            *head = off;
+        }
+        off = next;
+    }
+    err_clear(&r->err);
+    return have;
+}
+
+/* Load the POINT record of point k and check it against the commit chain
+ * and the points before it. */
+static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
+                             uint64_t segment_offset, uint64_t index_offset)
+{
+    const rec_ref *ref = reader_find_record(r, point_offset);
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    char what[64];
+    snprintf(what, sizeof what, "point record of point %u", k + 1);
+    if (!ref)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s is not in the index", r->label, what);
+    int rc = reader_load_record(r, ref, REC_POINT, &raw, &len, what);
+    if (rc)
+        return rc;
+    point_meta *pm = &r->points[k];
+    uint64_t commit_offset = pm->info.commit_offset;
+    unsigned char commit_hash_copy[HASH_SIZE];
+    memcpy(commit_hash_copy, pm->info.commit_hash, HASH_SIZE);
+    const char *why = NULL;
+    rc = point_parse(raw, len, pm, &why);
+    free(raw);
+    if (rc)
+        return err_set(&r->err, rc, "%s: point %u (record at offset %llu): %s", r->label, k + 1,
+                       (unsigned long long)point_offset, why);
+    pm->info.commit_offset = commit_offset;
+    memcpy(pm->info.commit_hash, commit_hash_copy, HASH_SIZE);
+    pm->segment_offset = segment_offset;
+    pm->index_offset = index_offset;
+    r->npoints = k + 1; /* from here on reader_reset frees it */
+    const vmrp_point_info *pi = &pm->info;
+    if (pi->sequence != k + 1 || pi->parent_sequence != k)
+        return err_set(&r->err, VMRP_E_CORRUPT,
+                       "%s: point %u: Sequence %u / Parent_Sequence %u do not follow the commit chain",
+                       r->label, k + 1, pi->sequence, pi->parent_sequence);
+    for (uint32_t j = 0; j < k; j++)
+        if (strcmp(r->points[j].info.name, pi->name) == 0)
+            return err_set(&r->err, VMRP_E_CORRUPT, "%s: point %u: name '%s' is also point %u's",
+                           r->label, k + 1, pi->name, j + 1);
+    for (uint32_t d = 0; d < pi->disk_count; d++) {
+        const disk_meta *dm = &pm->disk_meta[d];
+        for (uint32_t m = 0; m < dm->map_count; m++) {
+            const rec_ref *mr = reader_find_record(r, dm->map_offsets[m]);
+            if (!mr || mr->type != REC_MAP || mr->offset < segment_offset ||
+                mr->offset >= index_offset)
+                return err_set(&r->err, VMRP_E_CORRUPT,
+                               "%s: point %u, disk %s: map %u at offset %llu is not a MAP record of its segment",
+                               r->label, k + 1, pi->disks[d].name, m,
+                               (unsigned long long)dm->map_offsets[m]);
+        }
+        /* One disk name, one family, across the whole collection. */
+        for (uint32_t j = 0; j < k; j++) {
+            const vmrp_point_info *pj = &r->points[j].info;
+            for (uint32_t e = 0; e < pj->disk_count; e++)
+                if (strcmp(pj->disks[e].name, pi->disks[d].name) == 0 &&
+                    memcmp(pj->disks[e].family_id, pi->disks[d].family_id, ID_SIZE) != 0)
+                    return err_set(&r->err, VMRP_E_CORRUPT,
+                                   "%s: point %u, disk %s: Family_Id differs from point %u's",
+                                   r->label, k + 1, pi->disks[d].name, j + 1);
+        }
+    }
+    for (uint32_t f = 0; f < pi->config_file_count; f++) {
+        uint64_t fo = pm->file_records[f];
+        if (fo == 0)
+            continue;
+        const rec_ref *fr = reader_find_record(r, fo);
+        if (!fr || fr->type != REC_FILE || fr->offset >= index_offset)
+            return err_set(&r->err, VMRP_E_CORRUPT,
+                           "%s: point %u, config file %s: offset %llu is not a FILE record",
+                           r->label, k + 1, pi->config_files[f].name, (unsigned long long)fo);
+    }
+    return VMRP_OK;
+}
+
+int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *torn_bytes)
+{
+    reader_reset(r);
+    err_clear(&r->err);
+    memset(&r->coll, 0, sizeof r->coll);
+    r->fd = fd;
+    r->label = strdup(label ? label : "archive");
+    r->codec = codec_new();
+    if (!r->label || !r->codec)
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    uint64_t size;
+    int rc = io_file_size(fd, &size);
+    if (rc)
+        return io_fail(r, rc, 0);
+    if (size < FH_SIZE)
+        return err_set(&r->err, VMRP_E_NOT_ARCHIVE, "%s: not a vmrp archive (%s)", r->label,
+                       size == 0 ? "empty file" : "shorter than a file header");
+    rc = io_pread_full(fd, r->header, FH_SIZE, 0);
+    if (rc)
+        return io_fail(r, rc, 0);
+    const char *why = NULL;
+    rc = header_parse(r->header, &r->coll, &why);
+    if (rc)
+        return err_set(&r->err, rc, "%s: %s%s", r->label,
+                       rc == VMRP_E_NOT_ARCHIVE ? "not a vmrp archive: " : "", why);
+    r->coll.file_size = size;
+
+    /* The head: the trailer if it is a valid commit, else a forward scan. */
+    uint64_t head = 0;
+    commit_info c;
+    if (size >= FH_SIZE + CM_RECORD_SIZE && read_commit(r, size - CM_RECORD_SIZE, &c) == VMRP_OK)
+        head = size - CM_RECORD_SIZE;
+    else if (!scan_for_head(r, &head))
+        head = 0;
+    err_clear(&r->err);
+    r->coll.committed_size = head ? head + CM_RECORD_SIZE : FH_SIZE;
+    if (torn_bytes)
+        *torn_bytes = size - r->coll.committed_size;
+    if (head == 0)
+        return VMRP_OK; /* an interrupted creation: no points */
+
+    /* Walk back to the first commit; the chain is finite because every
+     * predecessor lies strictly before its successor. */
+    size_t cap = 16, n = 0;
+    commit_info *chain = malloc(cap * sizeof *chain);
+    if (!chain)
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    for (uint64_t at = head;;) {
+        if (n == cap) {
+            commit_info *bigger = realloc(chain, 2 * cap * sizeof *chain);
+            if (!bigger) {
+                free(chain);
+                return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+            }
+            chain = bigger;
+            cap *= 2;
+        }
+        rc = read_commit(r, at, &chain[n]);
+        if (rc) {
+            free(chain);
+            return rc;
+        }
+        if (n > 0 && memcmp(chain[n - 1].prev_hash, chain[n].hash, HASH_SIZE) != 0) {
+            free(chain);
+            return err_set(&r->err, VMRP_E_CORRUPT,
+                           "%s: commit at offset %llu does not match the hash its successor holds",
+                           r->label, (unsigned long long)at);
+        }
+        if (n > 0 && chain[n].sequence + 1 != chain[n - 1].sequence) {
+            free(chain);
+            return err_set(&r->err, VMRP_E_CORRUPT, "%s: commit sequence numbers are not consecutive",
+                           r->label);
+        }
+        n++;
+        if (chain[n - 1].prev_offset == 0)
+            break;
+        at = chain[n - 1].prev_offset;
+    }
+    if (chain[n - 1].sequence != 1 || n > r->coll.max_points) {
+        free(chain);
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: commit chain does not start at point 1 or exceeds Max_Points",
+                       r->label);
+    }
+
+    r->points = calloc(n, sizeof *r->points);
+    if (!r->points) {
+        free(chain);
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    }
+    uint64_t *point_offsets = calloc(n, sizeof *point_offsets);
+    uint64_t *segments = calloc(n, sizeof *segments);
+    uint64_t *indexes = calloc(n, sizeof *indexes);
+    if (!point_offsets || !segments || !indexes) {
+        free(point_offsets);
+        free(segments);
+        free(indexes);
+        free(chain);
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    }
+    /* Indexes, oldest first, so the record table stays sorted by offset. */
+    for (size_t k = 0; k < n && rc == VMRP_OK; k++) {
+        const commit_info *ci = &chain[n - 1 - k];
+        rec_ref *refs = NULL;
+        size_t nrefs = 0;
+        rc = read_index(r, ci, &refs, &nrefs, &point_offsets[k]);
+        if (rc)
+            break;
+        rec_ref *grown = realloc(r->recs, (r->nrecs + nrefs) * sizeof *grown);
+        if (!grown) {
+            free(refs);
+            rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+            break;
+        }
+        r->recs = grown;
+        memcpy(r->recs + r->nrecs, refs, nrefs * sizeof *refs);
+        r->nrecs += nrefs;
+        free(refs);
+        segments[k] = ci->segment_offset;
+        indexes[k] = ci->index_offset;
+        r->points[k].info.commit_offset = ci->commit_offset;
+        memcpy(r->points[k].info.commit_hash, ci->hash, HASH_SIZE);
+    }
+    if (rc == VMRP_OK)
+        memcpy(r->coll.head_hash, chain[0].hash, HASH_SIZE);
+    free(chain);
+    for (size_t k = 0; k < n && rc == VMRP_OK; k++)
+        rc = reader_load_point(r, (uint32_t)k, point_offsets[k], segments[k], indexes[k]);
+    free(point_offsets);
+    free(segments);
+    free(indexes);
+    if (rc)
+        return rc;
+    r->coll.point_count = r->npoints;
+    return VMRP_OK;
+}
+
+int vmrp_reader_open_fd(vmrp_reader *r, int fd, const char *label)
+{
+    return reader_open_internal(r, fd, label, NULL);
+}
+
+int vmrp_reader_open(vmrp_reader *r, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        reader_reset(r);
+        return err_set(&r->err, errno == ENOENT ? VMRP_E_NOT_FOUND : VMRP_E_IO, "%s: %s", path,
+                       strerror(errno));
+    }
+    int rc = reader_open_internal(r, fd, path, NULL);
+    r->own_fd = 1;
+    return rc;
+}

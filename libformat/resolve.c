@@ -1,0 +1,390 @@
+/* resolve.c - rebuilding a disk at a point from its chain of deltas, and
+ * reading configuration files.
+ *
+ * Only the MAP records along the chain and the BLOCK records the result
+ * names are read; memory grows with the entries along the chain, never with
+ * the virtual size of the disk.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmrp_private.h"
+
+typedef struct {
+    map_entry e;
+    uint32_t rank; /* 0 = newest point of the chain */
+} ranked_entry;
+
+static int find_disk(const point_meta *pm, const char *name)
+{
+    for (uint32_t d = 0; d < pm->info.disk_count; d++)
+        if (strcmp(pm->info.disks[d].name, name) == 0)
+            return (int)d;
+    return -1;
+}
+
+static uint64_t block_count(uint64_t size, uint32_t bs)
+{
+    return size / bs + (size % bs != 0);
+}
+
+/* Append the map of disk d of point k to *v, keeping entries below
+ * `limit` (the running minimum of block counts). Every entry is checked,
+ * kept or not, so damage is found wherever it lies. */
+static int load_map(vmrp_reader *r, uint32_t k, uint32_t d, uint64_t limit, uint32_t rank,
+                    ranked_entry **v, size_t *n, size_t *cap)
+{
+    const point_meta *pm = &r->points[k];
+    const vmrp_disk_info *di = &pm->info.disks[d];
+    const disk_meta *dm = &pm->disk_meta[d];
+    uint64_t nblocks = block_count(di->size_bytes, r->coll.block_size);
+    uint64_t seen = 0;
+    int64_t prev_block = -1;
+    for (uint32_t m = 0; m < dm->map_count; m++) {
+        const rec_ref *ref = reader_find_record(r, dm->map_offsets[m]);
+        char what[128];
+        snprintf(what, sizeof what, "map %u of disk %s in point %u", m, di->name, k + 1);
+        unsigned char *raw = NULL;
+        size_t len = 0;
+        int rc = reader_load_record(r, ref, REC_MAP, &raw, &len, what);
+        if (rc)
+            return rc;
+        size_t cnt = len / MAP_ENTRY_SIZE;
+        if (len % MAP_ENTRY_SIZE != 0 || seen + cnt > di->changed_blocks) {
+            free(raw);
+            return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s: size does not match Changed_Blocks",
+                           r->label, what);
+        }
+        seen += cnt;
+        if (*n + cnt > *cap) {
+            size_t want = (*cap ? *cap : 1024);
+            while (want < *n + cnt)
+                want *= 2;
+            ranked_entry *bigger = realloc(*v, want * sizeof *bigger);
+            if (!bigger) {
+                free(raw);
+                return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s",
+                               r->label, di->name);
+            }
+            *v = bigger;
+            *cap = want;
+        }
+        for (size_t i = 0; i < cnt; i++) {
+            const unsigned char *p = raw + i * MAP_ENTRY_SIZE;
+            map_entry e;
+            e.block = le64_load(p + ME_OFF_BLOCK);
+            e.record = le64_load(p + ME_OFF_RECORD);
+            memcpy(e.id, p + ME_OFF_ID, HASH_SIZE);
+            const char *bad = NULL;
+            if ((int64_t)e.block <= prev_block || e.block >= nblocks)
+                bad = "block numbers not increasing or beyond the disk size";
+            else if (e.record == 0 && !is_zero(e.id, HASH_SIZE))
+                bad = "zero entry with a Block_Id";
+            else if (e.record != 0) {
+                const rec_ref *br = reader_find_record(r, e.record);
+                if (!br || br->type != REC_BLOCK || br->offset >= pm->index_offset)
+                    bad = "entry names no BLOCK record";
+            }
+            if (bad) {
+                free(raw);
+                return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s, entry %zu (block %llu): %s",
+                               r->label, what, i, (unsigned long long)e.block, bad);
+            }
+            prev_block = (int64_t)e.block;
+            if (e.block < limit) {
+                (*v)[*n].e = e;
+                (*v)[*n].rank = rank;
+                (*n)++;
+            }
+        }
+        free(raw);
+    }
+    if (seen != di->changed_blocks)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: disk %s in point %u: maps hold %llu entries, Changed_Blocks says %llu",
+                       r->label, di->name, k + 1, (unsigned long long)seen,
+                       (unsigned long long)di->changed_blocks);
+    return VMRP_OK;
+}
+
+static int by_block_then_rank(const void *a, const void *b)
+{
+    const ranked_entry *x = a, *y = b;
+    if (x->e.block != y->e.block)
+        return x->e.block < y->e.block ? -1 : 1;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* Resolve disk `name` at point index pi (which must include it). */
+static int resolve_at(vmrp_reader *r, uint32_t pi, const char *name, map_entry **out,
+                      size_t *count)
+{
+    ranked_entry *v = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t limit = UINT64_MAX;
+    uint32_t rank = 0;
+    *out = NULL;
+    *count = 0;
+    for (int64_t k = pi; k >= 0; k--) {
+        int d = find_disk(&r->points[k], name);
+        if (d < 0 || r->points[k].info.disks[d].excluded)
+            continue;
+        uint64_t nb = block_count(r->points[k].info.disks[d].size_bytes, r->coll.block_size);
+        if (nb < limit)
+            limit = nb;
+        int rc = load_map(r, (uint32_t)k, (uint32_t)d, limit, rank++, &v, &n, &cap);
+        if (rc) {
+            free(v);
+            return rc;
+        }
+    }
+    if (rank > 1)
+        qsort(v, n, sizeof *v, by_block_then_rank);
+    map_entry *res = malloc((n ? n : 1) * sizeof *res);
+    if (!res) {
+        free(v);
+        return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s", r->label, name);
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && v[i].e.block == v[i - 1].e.block)
+            continue; /* an older entry for a block already resolved */
+        if (v[i].e.record != 0)
+            res[m++] = v[i].e;
+    }
+    free(v);
+    *out = res;
+    *count = m;
+    return VMRP_OK;
+}
+
+int reader_resolve_disk(vmrp_reader *r, uint32_t pi, const char *name, map_entry **out,
+                        size_t *count)
+{
+    if (pi >= r->npoints)
+        return err_set(&r->err, VMRP_E_NOT_FOUND, "%s: no point %u", r->label, pi + 1);
+    int d = find_disk(&r->points[pi], name);
+    if (d < 0)
+        return err_set(&r->err, VMRP_E_NOT_FOUND, "%s: point %s (%u) has no disk '%s'", r->label,
+                       r->points[pi].info.name, pi + 1, name);
+    if (r->points[pi].info.disks[d].excluded)
+        return err_set(&r->err, VMRP_E_NOT_FOUND,
+                       "%s: disk '%s' was excluded from point %s (%u): nothing was stored",
+                       r->label, name, r->points[pi].info.name, pi + 1);
+    return resolve_at(r, pi, name, out, count);
+}
+
+int reader_resolve_latest(vmrp_reader *r, const char *name, map_entry **out, size_t *count,
+                          const vmrp_disk_info **latest)
+{
+    *out = NULL;
+    *count = 0;
+    *latest = NULL;
+    for (int64_t k = (int64_t)r->npoints - 1; k >= 0; k--) {
+        int d = find_disk(&r->points[k], name);
+        if (d < 0)
+            continue;
+        if (!*latest)
+            *latest = &r->points[k].info.disks[d]; /* family and size, even if excluded */
+        if (!r->points[k].info.disks[d].excluded)
+            return resolve_at(r, (uint32_t)k, name, out, count);
+    }
+    return VMRP_OK;
+}
+
+static const vmrp_disk_info *disk_of(const vmrp_reader *r, uint32_t pi, const char *name)
+{
+    int d = find_disk(&r->points[pi], name);
+    return d < 0 ? NULL : &r->points[pi].info.disks[d];
+}
+
+int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
+                          vmrp_block_sink sink, void *ctx)
+{
+    map_entry *v = NULL;
+    size_t n = 0;
+    int rc = reader_resolve_disk(r, index, disk_name, &v, &n);
+    if (rc)
+        return rc;
+    const uint32_t bs = r->coll.block_size;
+    const uint64_t size = disk_of(r, index, disk_name)->size_bytes;
+    size_t scratch_cap = RH_SIZE + (size_t)bs;
+    unsigned char *scratch = malloc(scratch_cap);
+    unsigned char *block = malloc(bs);
+    if (!scratch || !block) {
+        rc = err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory", r->label);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const rec_ref *ref = reader_find_record(r, v[i].record);
+        char what[128];
+        snprintf(what, sizeof what, "block %llu of disk %s", (unsigned long long)v[i].block,
+                 disk_name);
+        rc = reader_load_record_into(r, ref, REC_BLOCK, scratch, scratch_cap, block, bs, what);
+        if (rc)
+            goto out;
+        uint64_t off = v[i].block * bs;
+        size_t len = (size - off < bs) ? (size_t)(size - off) : bs;
+        rc = sink(ctx, off, block, len);
+        if (rc)
+            goto out;
+        if (r->progress)
+            r->progress(r->progress_ctx, (i + 1) * (uint64_t)bs, (uint64_t)n * bs);
+    }
+out:
+    free(scratch);
+    free(block);
+    free(v);
+    return rc;
+}
+
+typedef struct {
+    vmrp_reader *r;
+    int fd;
+    int sparse;
+    uint64_t pos; /* streaming: bytes written so far */
+    unsigned char *zeros;
+    size_t zeros_len;
+} fd_sink;
+
+static int write_zeros(fd_sink *s, uint64_t upto)
+{
+    while (s->pos < upto) {
+        size_t len = (upto - s->pos < s->zeros_len) ? (size_t)(upto - s->pos) : s->zeros_len;
+        int rc = io_write_full(s->fd, s->zeros, len);
+        if (rc)
+            return err_set(&s->r->err, VMRP_E_IO, "write error: %s", strerror(-rc));
+        s->pos += len;
+    }
+    return VMRP_OK;
+}
+
+static int fd_sink_block(void *ctx, uint64_t off, const void *data, size_t len)
+{
+    fd_sink *s = ctx;
+    int rc;
+    if (s->sparse) {
+        rc = io_pwrite_full(s->fd, data, len, off);
+    } else {
+        rc = write_zeros(s, off);
+        if (rc)
+            return rc;
+        rc = io_write_full(s->fd, data, len);
+        s->pos = off + len;
+    }
+    if (rc)
+        return err_set(&s->r->err, VMRP_E_IO, "write error at offset %llu: %s",
+                       (unsigned long long)off, strerror(-rc));
+    return VMRP_OK;
+}
+
+int vmrp_reader_restore_disk(vmrp_reader *r, uint32_t index, const char *disk_name, int fd,
+                             unsigned flags)
+{
+    if (index >= r->npoints)
+        return err_set(&r->err, VMRP_E_NOT_FOUND, "%s: no point %u", r->label, index + 1);
+    const vmrp_disk_info *di = disk_of(r, index, disk_name);
+    fd_sink s = {r, fd, (flags & VMRP_RESTORE_SPARSE) != 0, 0, NULL, 0};
+    if (di && s.sparse && ftruncate(fd, (off_t)di->size_bytes) != 0)
+        return err_set(&r->err, VMRP_E_IO, "cannot set the size of the output to %llu bytes: %s",
+                       (unsigned long long)di->size_bytes, strerror(errno));
+    if (!s.sparse) {
+        s.zeros_len = 1u << 20;
+        s.zeros = calloc(1, s.zeros_len);
+        if (!s.zeros)
+            return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    }
+    int rc = vmrp_reader_read_disk(r, index, disk_name, fd_sink_block, &s);
+    if (rc == VMRP_OK && !s.sparse)
+        rc = write_zeros(&s, di->size_bytes);
+    free(s.zeros);
+    return rc;
+}
+
+int vmrp_reader_disk_extents(vmrp_reader *r, uint32_t index, const char *disk_name,
+                             vmrp_extent **extents, size_t *count)
+{
+    map_entry *v = NULL;
+    size_t n = 0;
+    *extents = NULL;
+    *count = 0;
+    int rc = reader_resolve_disk(r, index, disk_name, &v, &n);
+    if (rc)
+        return rc;
+    const uint64_t bs = r->coll.block_size;
+    const uint64_t size = disk_of(r, index, disk_name)->size_bytes;
+    vmrp_extent *x = malloc((n ? n : 1) * sizeof *x);
+    if (!x) {
+        free(v);
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t off = v[i].block * bs;
+        uint64_t len = size - off < bs ? size - off : bs;
+        if (m > 0 && x[m - 1].offset + x[m - 1].length == off)
+            x[m - 1].length += len;
+        else
+            x[m++] = (vmrp_extent){off, len};
+    }
+    free(v);
+    *extents = x;
+    *count = m;
+    return VMRP_OK;
+}
+
+int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_index,
+                                 void **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    if (index >= r->npoints || file_index >= r->points[index].info.config_file_count)
+        return err_set(&r->err, VMRP_E_NOT_FOUND, "%s: no config file %u in point %u", r->label,
+                       file_index, index + 1);
+    const point_meta *pm = &r->points[index];
+    const vmrp_config_file_info *fi = &pm->info.config_files[file_index];
+    if (fi->size == 0)
+        return VMRP_OK;
+    char what[128];
+    snprintf(what, sizeof what, "config file %.80s of point %u", fi->name, index + 1);
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    int rc = reader_load_record(r, reader_find_record(r, pm->file_records[file_index]), REC_FILE,
+                                &raw, &len, what);
+    if (rc)
+        return rc;
+    unsigned char h[HASH_SIZE];
+    hash_buf(h, raw, len);
+    if (len != fi->size || memcmp(h, pm->file_hashes[file_index], HASH_SIZE) != 0) {
+        free(raw);
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s does not match its size and Content_Hash",
+                       r->label, what);
+    }
+    *data = raw;
+    *size = len;
+    return VMRP_OK;
+}
+
+int reader_collect_blocks(vmrp_reader *r, blocktab *t)
+{
+    for (uint32_t k = 0; k < r->npoints; k++) {
+        const point_meta *pm = &r->points[k];
+        for (uint32_t d = 0; d < pm->info.disk_count; d++) {
+            if (pm->info.disks[d].excluded)
+                continue;
+            ranked_entry *v = NULL;
+            size_t n = 0, cap = 0;
+            int rc = load_map(r, k, d, UINT64_MAX, 0, &v, &n, &cap);
+            for (size_t i = 0; rc == VMRP_OK && i < n; i++)
+                if (v[i].e.record && blocktab_put(t, v[i].e.id, v[i].e.record))
+                    rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+            free(v);
+            if (rc)
+                return rc;
+        }
+    }
+    return VMRP_OK;
+}

@@ -1,0 +1,555 @@
+/* verify.c - sequential verification of a whole archive (a file or a pipe).
+ *
+ * Records are hashed as they pass; a segment's hashes are checked when its
+ * INDEX arrives, and the index when its COMMIT arrives. Every BLOCK is
+ * decompressed and hashed, so every map entry is checked against the data
+ * it names. Nothing is seeked, so the same pass serves files, pipes and
+ * tapes.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmrp_private.h"
+
+typedef struct {
+    int fd;
+    unsigned char *buf;
+    size_t cap, start, end;
+    uint64_t pos; /* stream offset of buf[start] */
+    int eof;
+} stream;
+
+/* Read exactly n bytes; returns 1 at a clean end before any byte, 2 when
+ * the stream ends inside, 0 on success, negative errno on error. */
+static int stream_read(stream *s, unsigned char *out, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        if (s->start == s->end) {
+            if (s->eof)
+                return done == 0 ? 1 : 2;
+            size_t got = 0;
+            int rc = io_read_full(s->fd, s->buf, s->cap, &got);
+            if (rc)
+                return rc;
+            s->start = 0;
+            s->end = got;
+            if (got < s->cap)
+                s->eof = 1;
+            if (got == 0)
+                continue;
+        }
+        size_t take = s->end - s->start;
+        if (take > n - done)
+            take = n - done;
+        memcpy(out + done, s->buf + s->start, take);
+        s->start += take;
+        s->pos += take;
+        done += take;
+    }
+    return 0;
+}
+
+typedef struct {
+    uint64_t offset;
+    unsigned char id[HASH_SIZE];
+    uint64_t size; /* FILE: content size */
+} known;
+
+typedef struct {
+    known *v;
+    size_t n, cap;
+} known_list;
+
+static int known_add(known_list *l, uint64_t off, const unsigned char *id, uint64_t size)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        known *bigger = realloc(l->v, cap * sizeof *bigger);
+        if (!bigger)
+            return VMRP_E_NOMEM;
+        l->v = bigger;
+        l->cap = cap;
+    }
+    l->v[l->n].offset = off;
+    memcpy(l->v[l->n].id, id, HASH_SIZE);
+    l->v[l->n].size = size;
+    l->n++;
+    return VMRP_OK;
+}
+
+static const known *known_find(const known_list *l, uint64_t off)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->v[mid].offset < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < l->n && l->v[lo].offset == off ? &l->v[lo] : NULL;
+}
+
+typedef struct {
+    uint64_t offset;
+    unsigned char *raw;
+    size_t len;
+} seg_map;
+
+typedef struct {
+    char name[DISK_NAME_MAX + 1];
+    unsigned char family[ID_SIZE];
+} family;
+
+typedef struct {
+    vmrp_reader *r;
+    const char *label;
+    vmrp_verify_report *rep;
+    uint32_t block_size;
+    unsigned char header_hash[HASH_SIZE];
+    known_list blocks, files;
+    rec_ref *seg;
+    size_t nseg, capseg;
+    seg_map *maps;
+    size_t nmaps, capmaps;
+    point_meta point;
+    int have_point;
+    uint64_t point_offset;
+    commit_info last;
+    uint32_t points;
+    uint64_t segment_start;
+    char **names;
+    family *families;
+    size_t nfamilies;
+    codec_ctx *codec;
+    unsigned char *payload, *raw;
+    size_t payload_cap, raw_cap;
+} vstate;
+
+static int bad(vstate *v, uint64_t off, const char *fmt, ...) VMRP_PRINTF(3, 4);
+static int bad(vstate *v, uint64_t off, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    v->rep->error_offset = off;
+    v->rep->error_point = v->points + 1;
+    return err_set(&v->r->err, VMRP_E_CORRUPT, "%s: point %u, offset %llu: %s", v->label,
+                   v->points + 1, (unsigned long long)off, msg);
+}
+
+static int grow(unsigned char **buf, size_t *cap, size_t want)
+{
+    if (want <= *cap)
+        return VMRP_OK;
+    unsigned char *bigger = realloc(*buf, want);
+    if (!bigger)
+        return VMRP_E_NOMEM;
+    *buf = bigger;
+    *cap = want;
+    return VMRP_OK;
+}
+
+static void clear_segment(vstate *v)
+{
+    for (size_t i = 0; i < v->nmaps; i++)
+        free(v->maps[i].raw);
+    v->nmaps = 0;
+    v->nseg = 0;
+    if (v->have_point)
+        point_meta_clear(&v->point);
+    v->have_point = 0;
+}
+
+static const seg_map *find_map(const vstate *v, uint64_t off)
+{
+    for (size_t i = 0; i < v->nmaps; i++)
+        if (v->maps[i].offset == off)
+            return &v->maps[i];
+    return NULL;
+}
+
+/* Check one disk's map: order, bounds, and that every entry names a block
+ * whose decoded bytes hash to its Block_Id. */
+static int check_disk_map(vstate *v, uint32_t d)
+{
+    const vmrp_disk_info *di = &v->point.info.disks[d];
+    const disk_meta *dm = &v->point.disk_meta[d];
+    uint64_t nblocks = di->size_bytes / v->block_size + (di->size_bytes % v->block_size != 0);
+    uint64_t seen = 0;
+    int64_t prev = -1;
+    for (uint32_t m = 0; m < dm->map_count; m++) {
+        const seg_map *sm = find_map(v, dm->map_offsets[m]);
+        if (!sm)
+            return bad(v, v->point_offset, "disk %s: map %u names offset %llu, not a MAP record of this point",
+                       di->name, m, (unsigned long long)dm->map_offsets[m]);
+        for (size_t i = 0; i < sm->len / MAP_ENTRY_SIZE; i++) {
+            const unsigned char *e = sm->raw + i * MAP_ENTRY_SIZE;
+            uint64_t block = le64_load(e + ME_OFF_BLOCK), rec = le64_load(e + ME_OFF_RECORD);
+            if ((int64_t)block <= prev || block >= nblocks)
+                return bad(v, sm->offset, "disk %s: map entry %zu: block %llu out of order or beyond the disk",
+                           di->name, i, (unsigned long long)block);
+            prev = (int64_t)block;
+            if (rec == 0) {
+                if (!is_zero(e + ME_OFF_ID, HASH_SIZE))
+                    return bad(v, sm->offset, "disk %s: zero entry for block %llu has a Block_Id",
+                               di->name, (unsigned long long)block);
+                continue;
+            }
+            const known *k = known_find(&v->blocks, rec);
+            if (!k)
+                return bad(v, sm->offset, "disk %s: block %llu names offset %llu, not a BLOCK record",
+                           di->name, (unsigned long long)block, (unsigned long long)rec);
+            if (memcmp(k->id, e + ME_OFF_ID, HASH_SIZE) != 0)
+                return bad(v, rec, "disk %s: block %llu: stored data does not match its Block_Id",
+                           di->name, (unsigned long long)block);
+        }
+        seen += sm->len / MAP_ENTRY_SIZE;
+    }
+    if (seen != di->changed_blocks)
+        return bad(v, v->point_offset, "disk %s: maps hold %llu entries, Changed_Blocks says %llu",
+                   di->name, (unsigned long long)seen, (unsigned long long)di->changed_blocks);
+    return VMRP_OK;
+}
+
+static int check_point(vstate *v)
+{
+    const vmrp_point_info *pi = &v->point.info;
+    if (pi->sequence != v->points + 1 || pi->parent_sequence != v->points)
+        return bad(v, v->point_offset, "Sequence %u / Parent_Sequence %u out of order",
+                   pi->sequence, pi->parent_sequence);
+    for (uint32_t k = 0; k < v->points; k++)
+        if (strcmp(v->names[k], pi->name) == 0)
+            return bad(v, v->point_offset, "name '%s' is also point %u's", pi->name, k + 1);
+    for (uint32_t d = 0; d < pi->disk_count; d++) {
+        const vmrp_disk_info *di = &pi->disks[d];
+        int rc = check_disk_map(v, d);
+        if (rc)
+            return rc;
+        size_t f = 0;
+        while (f < v->nfamilies && strcmp(v->families[f].name, di->name) != 0)
+            f++;
+        if (f < v->nfamilies) {
+            if (memcmp(v->families[f].family, di->family_id, ID_SIZE) != 0)
+                return bad(v, v->point_offset, "disk %s: Family_Id differs from an earlier point's",
+                           di->name);
+        } else {
+            family *bigger = realloc(v->families, (v->nfamilies + 1) * sizeof *bigger);
+            if (!bigger)
+                return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+            v->families = bigger;
+            snprintf(bigger[v->nfamilies].name, sizeof bigger->name, "%s", di->name);
+            memcpy(bigger[v->nfamilies].family, di->family_id, ID_SIZE);
+            v->nfamilies++;
+        }
+    }
+    for (uint32_t i = 0; i < pi->config_file_count; i++) {
+        uint64_t rec = v->point.file_records[i];
+        if (rec == 0)
+            continue;
+        const known *k = known_find(&v->files, rec);
+        if (!k || k->size != pi->config_files[i].size ||
+            memcmp(k->id, v->point.file_hashes[i], HASH_SIZE) != 0)
+            return bad(v, v->point_offset, "config file %s: record at %llu missing or not matching its Content_Hash",
+                       pi->config_files[i].name, (unsigned long long)rec);
+    }
+    char *copy = strdup(pi->name);
+    char **bigger = realloc(v->names, (v->points + 1) * sizeof *bigger);
+    if (!copy || !bigger) {
+        free(copy);
+        if (bigger)
+            v->names = bigger;
+        return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+    }
+    v->names = bigger;
+    v->names[v->points] = copy;
+    return VMRP_OK;
+}
+
+static int check_index(vstate *v, uint64_t off, const unsigned char *p, size_t len)
+{
+    commit_info c = {0};
+    c.segment_offset = v->segment_start;
+    c.index_offset = off;
+    rec_ref *refs = NULL;
+    size_t n = 0;
+    uint64_t point_offset = 0;
+    const char *why = NULL;
+    int rc = index_parse(p, len, &c, &refs, &n, &point_offset, &why);
+    if (rc)
+        return rc == VMRP_E_NOMEM ? err_set(&v->r->err, rc, "out of memory")
+                                  : bad(v, off, "index: %s", why);
+    if (n != v->nseg) {
+        free(refs);
+        return bad(v, off, "index lists %zu records, the segment holds %zu", n, v->nseg);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (refs[i].offset != v->seg[i].offset || refs[i].size != v->seg[i].size ||
+            refs[i].type != v->seg[i].type || memcmp(refs[i].hash, v->seg[i].hash, HASH_SIZE) != 0) {
+            uint64_t at = v->seg[i].offset;
+            free(refs);
+            return bad(v, at, "record does not match its index entry (damaged, altered or moved)");
+        }
+    free(refs);
+    if (!v->have_point || point_offset != v->point_offset)
+        return bad(v, off, "index names no valid point record");
+    return VMRP_OK;
+}
+
+static int check_commit(vstate *v, uint64_t off, const unsigned char rec[CM_RECORD_SIZE],
+                        uint64_t index_offset, const unsigned char index_hash[HASH_SIZE],
+                        uint64_t index_size)
+{
+    commit_info c;
+    const char *why = NULL;
+    if (commit_decode(rec, off, &c, &why) != VMRP_OK)
+        return bad(v, off, "commit: %s", why);
+    if (c.sequence != v->points + 1)
+        return bad(v, off, "commit sequence %u, expected %u", c.sequence, v->points + 1);
+    if (c.segment_offset != v->segment_start || c.index_offset != index_offset ||
+        c.index_size != index_size || memcmp(c.index_hash, index_hash, HASH_SIZE) != 0)
+        return bad(v, off, "commit does not match the index before it");
+    if (v->points > 0 && (c.prev_offset != v->last.commit_offset ||
+                          memcmp(c.prev_hash, v->last.hash, HASH_SIZE) != 0))
+        return bad(v, off, "commit does not chain to the previous commit");
+    if (memcmp(c.header_hash, v->header_hash, HASH_SIZE) != 0)
+        return bad(v, off, "commit does not match the file header");
+    v->last = c;
+    return VMRP_OK;
+}
+
+static void vstate_free(vstate *v)
+{
+    clear_segment(v);
+    free(v->maps);
+    free(v->seg);
+    free(v->blocks.v);
+    free(v->files.v);
+    for (uint32_t k = 0; k < v->points; k++)
+        free(v->names[k]);
+    free(v->names);
+    free(v->families);
+    codec_free(v->codec);
+    free(v->payload);
+    free(v->raw);
+}
+
+/* Handle one record of a segment (anything but INDEX and COMMIT). */
+static int take_record(vstate *v, uint64_t off, const record_header *h)
+{
+    if (v->nseg == v->capseg) {
+        size_t cap = v->capseg ? v->capseg * 2 : 1024;
+        rec_ref *bigger = realloc(v->seg, cap * sizeof *bigger);
+        if (!bigger)
+            return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+        v->seg = bigger;
+        v->capseg = cap;
+    }
+    rec_ref *ref = &v->seg[v->nseg++];
+    ref->offset = off;
+    ref->size = RH_SIZE + h->stored_size;
+    ref->type = h->type;
+    record_hash(ref->hash, v->payload, v->payload + RH_SIZE, h->stored_size);
+    if (h->type == REC_POINT && v->have_point)
+        return bad(v, off, "second point record in one segment");
+    if (grow(&v->raw, &v->raw_cap, h->raw_size))
+        return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+    if (codec_decompress(v->codec, h->codec, v->payload + RH_SIZE, h->stored_size, v->raw,
+                         h->raw_size) != VMRP_OK)
+        return bad(v, off, "record does not decompress to its Raw_Size");
+    unsigned char id[HASH_SIZE];
+    const char *why = NULL;
+    switch (h->type) {
+    case REC_BLOCK:
+        if (is_zero(v->raw, h->raw_size))
+            return bad(v, off, "an all-zero block is stored");
+        hash_buf(id, v->raw, h->raw_size);
+        v->rep->blocks++;
+        return known_add(&v->blocks, off, id, h->raw_size) ? err_set(&v->r->err, VMRP_E_NOMEM, "out of memory") : VMRP_OK;
+    case REC_FILE:
+        hash_buf(id, v->raw, h->raw_size);
+        return known_add(&v->files, off, id, h->raw_size) ? err_set(&v->r->err, VMRP_E_NOMEM, "out of memory") : VMRP_OK;
+    case REC_MAP: {
+        if (h->raw_size % MAP_ENTRY_SIZE != 0)
+            return bad(v, off, "map size is not a multiple of 48");
+        if (v->nmaps == v->capmaps) {
+            size_t cap = v->capmaps ? v->capmaps * 2 : 16;
+            seg_map *bigger = realloc(v->maps, cap * sizeof *bigger);
+            if (!bigger)
+                return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+            v->maps = bigger;
+            v->capmaps = cap;
+        }
+        unsigned char *copy = malloc(h->raw_size);
+        if (!copy)
+            return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+        memcpy(copy, v->raw, h->raw_size);
+        v->maps[v->nmaps++] = (seg_map){off, copy, h->raw_size};
+        return VMRP_OK;
+    }
+    case REC_POINT: {
+        int rc = point_parse(v->raw, h->raw_size, &v->point, &why);
+        if (rc)
+            return bad(v, off, "point record: %s", why);
+        v->have_point = 1;
+        v->point_offset = off;
+        return check_point(v);
+    }
+    default:
+        return bad(v, off, "unexpected record type %u", h->type);
+    }
+}
+
+int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_report *rep)
+{
+    vstate v;
+    memset(&v, 0, sizeof v);
+    memset(rep, 0, sizeof *rep);
+    err_clear(&r->err);
+    v.r = r;
+    v.label = label ? label : "archive";
+    v.rep = rep;
+    stream s = {fd, malloc(1u << 20), 1u << 20, 0, 0, 0, 0};
+    v.codec = codec_new();
+    int rc = VMRP_OK;
+    if (!s.buf || !v.codec) {
+        free(s.buf);
+        codec_free(v.codec);
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    }
+    unsigned char header[FH_SIZE];
+    vmrp_collection_info ci;
+    const char *why = NULL;
+    int got = stream_read(&s, header, FH_SIZE);
+    if (got < 0) {
+        rc = err_set(&r->err, VMRP_E_IO, "%s: read error: %s", v.label, strerror(-got));
+        goto out;
+    }
+    if (got > 0) {
+        rc = err_set(&r->err, VMRP_E_NOT_ARCHIVE, "%s: not a vmrp archive (%s)", v.label,
+                     got == 1 ? "empty" : "shorter than a file header");
+        goto out;
+    }
+    if ((rc = header_parse(header, &ci, &why)) != VMRP_OK) {
+        rc = err_set(&r->err, rc, "%s: %s%s", v.label,
+                     rc == VMRP_E_NOT_ARCHIVE ? "not a vmrp archive: " : "", why);
+        goto out;
+    }
+    v.block_size = ci.block_size;
+    hash_buf(v.header_hash, header, FH_SIZE);
+    v.segment_start = FH_SIZE;
+    uint64_t committed = FH_SIZE;
+    uint64_t index_offset = 0, index_size = 0;
+    unsigned char index_hash[HASH_SIZE];
+    for (;;) {
+        uint64_t off = s.pos;
+        if (grow(&v.payload, &v.payload_cap, RH_SIZE)) {
+            rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+            break;
+        }
+        got = stream_read(&s, v.payload, RH_SIZE);
+        if (got == 1)
+            break;
+        if (got == 2) {
+            rc = bad(&v, off, "archive ends inside a record header");
+            break;
+        }
+        if (got < 0) {
+            rc = err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", v.label,
+                         (unsigned long long)off, strerror(-got));
+            break;
+        }
+        record_header h;
+        if (record_header_decode(v.payload, v.block_size, &h, &why) != VMRP_OK) {
+            rc = bad(&v, off, "%s", why);
+            break;
+        }
+        /* Grow by what actually arrives, so a hostile size cannot make us
+         * allocate more than the stream holds (plus one chunk). */
+        size_t have = 0;
+        got = 0;
+        while (have < h.stored_size && got == 0) {
+            size_t chunk = h.stored_size - have > (16u << 20) ? (16u << 20) : h.stored_size - have;
+            if (grow(&v.payload, &v.payload_cap, RH_SIZE + have + chunk)) {
+                got = VMRP_E_NOMEM;
+                break;
+            }
+            got = stream_read(&s, v.payload + RH_SIZE + have, chunk);
+            have += chunk;
+        }
+        if (got == VMRP_E_NOMEM) {
+            rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+            break;
+        }
+        if (got > 0) {
+            rc = bad(&v, off, "archive ends inside a record (%u bytes declared)", h.stored_size);
+            break;
+        }
+        if (got < 0) {
+            rc = err_set(&r->err, VMRP_E_IO, "%s: read error: %s", v.label, strerror(-got));
+            break;
+        }
+        rep->records++;
+        if (r->progress)
+            r->progress(r->progress_ctx, s.pos, 0);
+        if (h.type == REC_INDEX) {
+            if (index_offset) {
+                rc = bad(&v, off, "two indexes in one segment");
+                break;
+            }
+            if ((rc = check_index(&v, off, v.payload + RH_SIZE, h.stored_size)) != 0)
+                break;
+            index_offset = off;
+            index_size = RH_SIZE + h.stored_size;
+            hash_buf(index_hash, v.payload, (size_t)index_size);
+        } else if (h.type == REC_COMMIT) {
+            if (!index_offset) {
+                rc = bad(&v, off, "commit without an index before it");
+                break;
+            }
+            if ((rc = check_commit(&v, off, v.payload, index_offset, index_hash, index_size)) != 0)
+                break;
+            v.points++;
+            if (v.points > ci.max_points) {
+                rc = bad(&v, off, "more points than Max_Points %u", ci.max_points);
+                break;
+            }
+            committed = s.pos;
+            v.segment_start = s.pos;
+            index_offset = 0;
+            clear_segment(&v);
+        } else if (index_offset) {
+            rc = bad(&v, off, "record after the index of its segment");
+            break;
+        } else if ((rc = take_record(&v, off, &h)) != 0) {
+            break;
+        }
+    }
+    rep->points = v.points;
+    rep->bytes = s.pos;
+    rep->committed_size = committed;
+    memcpy(rep->head_hash, v.last.hash, HASH_SIZE);
+    if (rc == VMRP_OK && s.pos > committed) {
+        rep->torn_bytes = s.pos - committed;
+        rep->error_offset = committed;
+        rep->error_point = v.points + 1;
+        rc = err_set(&r->err, VMRP_E_TORN,
+                     "%s: %llu bytes after the last commit (point %u) at offset %llu: an interrupted "
+                     "append; the next pack removes them",
+                     v.label, (unsigned long long)rep->torn_bytes, v.points,
+                     (unsigned long long)committed);
+    } else if (rc == VMRP_OK && v.points == 0) {
+        rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: no committed restore point", v.label);
+    }
+out:
+    free(s.buf);
+    vstate_free(&v);
+    return rc;
+}

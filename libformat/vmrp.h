@@ -1,0 +1,520 @@
+/**
+ * @file vmrp.h
+ * @brief libvmrp: write, read and verify vmrp restore point archives.
+ *
+ * A vmrp archive is one file that holds a *restore point collection* for one
+ * virtual machine. Each restore point keeps the VM configuration (a JSON
+ * document plus any number of configuration files) and one *disk restore
+ * point* per attached disk. A disk's first point stores every non-zero
+ * block; later points store only the blocks that changed. The byte layout is
+ * defined in `format-spec/vmrp-format.md`; this header is the manual of the
+ * library that implements it.
+ *
+ * ### Conventions
+ * - Every exported symbol starts with `vmrp_`; handles are opaque.
+ * - Functions that can fail return `0` (::VMRP_OK) or a negative
+ *   ::vmrp_error code. Codes are never renumbered. The handle keeps a
+ *   message naming the file, restore point, disk or field at fault; read it
+ *   with vmrp_writer_error_string() or vmrp_reader_error_string().
+ * - A handle whose operation failed with ::VMRP_E_CORRUPT, ::VMRP_E_IO or
+ *   ::VMRP_E_NOMEM in the middle of a write stays failed: only
+ *   vmrp_writer_free() is allowed afterwards.
+ * - Strings are NUL-terminated UTF-8. Pointers returned by the library are
+ *   owned by the handle and stay valid until it is freed.
+ * - Call vmrp_init() once before anything else (it initialises libsodium).
+ *
+ * ### Writing (packing) a restore point
+ * 1. vmrp_writer_new()
+ * 2. vmrp_writer_open() on a path (creates the archive, or locks an existing
+ *    one for appending), or vmrp_writer_open_stream() on a pipe.
+ * 3. vmrp_writer_set_point(), vmrp_writer_set_source_metadata(),
+ *    vmrp_writer_add_config_file(), then vmrp_writer_add_disk() and
+ *    vmrp_writer_exclude_disk() for each disk.
+ * 4. vmrp_writer_commit(): the point becomes visible, atomically.
+ * 5. vmrp_writer_free(). Freeing a writer that did not commit removes
+ *    everything it wrote: the archive is left exactly as its last commit
+ *    left it.
+ *
+ * ### Reading
+ * 1. vmrp_reader_new(), vmrp_reader_open().
+ * 2. vmrp_reader_collection(), vmrp_reader_point_count(),
+ *    vmrp_reader_point(), vmrp_reader_find_point().
+ * 3. vmrp_reader_restore_disk() / vmrp_reader_read_disk(),
+ *    vmrp_reader_read_config_file().
+ * 4. vmrp_reader_free().
+ *
+ * ### Verifying
+ * vmrp_reader_verify() reads an archive sequentially (a file or a pipe),
+ * checks every byte against the hash chain and every block against its
+ * identity, and reports the first problem with its byte offset.
+ */
+#ifndef VMRP_H
+#define VMRP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(VMRP_BUILDING_LIBRARY)
+#define VMRP_API __attribute__((visibility("default")))
+#else
+#define VMRP_API
+#endif
+
+#if defined(__GNUC__)
+#define VMRP_CHECK_RESULT __attribute__((warn_unused_result))
+#else
+#define VMRP_CHECK_RESULT
+#endif
+
+/** @name Version of the library (not of the file format). */
+/**@{*/
+#define VMRP_VERSION_MAJOR 0
+#define VMRP_VERSION_MINOR 1
+#define VMRP_VERSION_RELEASE 0
+#define VMRP_VERSION_NUMBER \
+    (VMRP_VERSION_MAJOR * 10000 + VMRP_VERSION_MINOR * 100 + VMRP_VERSION_RELEASE)
+#define VMRP_VERSION_STRING "0.1.0"
+/**@}*/
+
+/** Version of the archive format this library writes (major). */
+#define VMRP_FORMAT_MAJOR 1
+/** Version of the archive format this library writes (minor). */
+#define VMRP_FORMAT_MINOR 0
+
+/** @return the library version as VMRP_VERSION_NUMBER (run-time value). */
+VMRP_API unsigned vmrp_version_number(void);
+/** @return the library version as a string such as "0.1.0". */
+VMRP_API const char *vmrp_version_string(void);
+
+/**
+ * Initialise the library. Must be called once before any other function
+ * (calling it again is harmless).
+ * @return ::VMRP_OK, or ::VMRP_E_CRYPTO if libsodium cannot initialise.
+ */
+VMRP_API int vmrp_init(void) VMRP_CHECK_RESULT;
+
+/**
+ * One list makes both the ::vmrp_error enum and vmrp_strerror().
+ * X(name, value, description). Values are stable and never reused.
+ */
+#define VMRP_ERROR_LIST(X)                                                   \
+    X(VMRP_OK, 0, "success")                                                 \
+    X(VMRP_E_USAGE, -1, "invalid argument")                                  \
+    X(VMRP_E_IO, -2, "input/output error")                                   \
+    X(VMRP_E_NOMEM, -3, "out of memory")                                     \
+    X(VMRP_E_NOT_ARCHIVE, -4, "not a vmrp archive")                          \
+    X(VMRP_E_VERSION, -5, "unsupported format version or feature")           \
+    X(VMRP_E_CORRUPT, -6, "archive is damaged or was tampered with")         \
+    X(VMRP_E_LOCKED, -7, "archive is locked by another writer")              \
+    X(VMRP_E_LIMIT, -8, "limit reached")                                     \
+    X(VMRP_E_NOT_FOUND, -9, "not found")                                     \
+    X(VMRP_E_EXISTS, -10, "already exists")                                  \
+    X(VMRP_E_KEY, -11, "key or passphrase missing or wrong")                 \
+    X(VMRP_E_INPUT, -12, "invalid input")                                    \
+    X(VMRP_E_TORN, -13, "archive ends with an interrupted append")           \
+    X(VMRP_E_CRYPTO, -14, "cryptographic library failure")
+
+#define VMRP_ERROR_ENUM_ITEM_(name, value, text) name = value,
+/** Error codes returned by every function that can fail. */
+typedef enum { VMRP_ERROR_LIST(VMRP_ERROR_ENUM_ITEM_) VMRP_E_MIN_ = -15 } vmrp_error;
+#undef VMRP_ERROR_ENUM_ITEM_
+
+/**
+ * @return a static description of @p code ("unknown error" for a value not
+ *         in ::VMRP_ERROR_LIST).
+ */
+VMRP_API const char *vmrp_strerror(int code);
+
+/** Compression codecs for stored records. */
+typedef enum {
+    VMRP_CODEC_NONE = 0, /**< stored as is */
+    VMRP_CODEC_ZSTD = 1, /**< zstd, levels 1..19, default 3 (the default codec) */
+    VMRP_CODEC_ZLIB = 2  /**< zlib (deflate), levels 1..9, default 6 */
+} vmrp_codec;
+
+/** Consistency mode of a restore point (as in cloud VM restore points). */
+typedef enum {
+    VMRP_CONSISTENCY_CRASH = 1,      /**< CrashConsistent (the default) */
+    VMRP_CONSISTENCY_FILESYSTEM = 2, /**< FileSystemConsistent */
+    VMRP_CONSISTENCY_APPLICATION = 3 /**< ApplicationConsistent */
+} vmrp_consistency;
+
+/** @return "CrashConsistent", "FileSystemConsistent",
+ *  "ApplicationConsistent", or NULL for another value. */
+VMRP_API const char *vmrp_consistency_name(int mode);
+
+/**
+ * Progress callback for long operations.
+ * @param ctx   the pointer given with the callback
+ * @param done  bytes processed so far
+ * @param total bytes expected in all (0 when unknown)
+ */
+typedef void (*vmrp_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* ------------------------------------------------------------------------ */
+/** @name Writer */
+/**@{*/
+
+/** Opaque writer handle. */
+typedef struct vmrp_writer_s vmrp_writer;
+
+/** Options for vmrp_writer_open(). Zero-initialise, then set what you need. */
+typedef struct {
+    /** Block size for a new collection: a power of two from 4096 to
+     *  4194304; 0 means 65536. When appending it must be 0 or equal to the
+     *  collection's block size. */
+    uint32_t block_size;
+    /** Maximum number of restore points of a new collection, 1..65535;
+     *  0 means 200. Ignored when appending. */
+    uint32_t max_points;
+    /** Codec for the records this writer stores (::vmrp_codec). */
+    int codec;
+    /** Codec level; 0 means the codec's default. */
+    int level;
+    /** Reserved for forward compatibility: must be zero. */
+    uint32_t reserved[8];
+} vmrp_writer_options;
+
+/** Figures about the point a writer committed (or is writing). */
+typedef struct {
+    uint32_t sequence;       /**< sequence number of the new point (1 = first) */
+    uint32_t point_count;    /**< points in the collection after the commit */
+    uint64_t bytes_read;     /**< disk bytes read (holes are not read) */
+    uint64_t changed_blocks; /**< map entries written, over all disks */
+    uint64_t new_blocks;     /**< blocks stored for the first time */
+    uint64_t dedup_blocks;   /**< changed blocks already stored elsewhere */
+    uint64_t bytes_written;  /**< bytes appended to the archive */
+    uint64_t dropped_tail;   /**< bytes of an interrupted append removed at open */
+    int created;             /**< 1 when this writer created the archive */
+} vmrp_writer_stats;
+
+/** @return a new writer, or NULL when out of memory. */
+VMRP_API vmrp_writer *vmrp_writer_new(void);
+
+/**
+ * Open @p path for writing one restore point. If it does not exist it is
+ * created (the new point is the first, full point); if it exists, it is
+ * locked exclusively (a second writer fails at once with ::VMRP_E_LOCKED)
+ * and the new point is incremental against the latest one. An interrupted
+ * append found at the end of the file is removed (see
+ * vmrp_writer_stats::dropped_tail); committed bytes are never rewritten.
+ * @param opts may be NULL for defaults.
+ * @return ::VMRP_OK; ::VMRP_E_LOCKED; ::VMRP_E_LIMIT when the collection
+ *         already holds its maximum number of points; ::VMRP_E_USAGE for a
+ *         bad option; ::VMRP_E_NOT_ARCHIVE, ::VMRP_E_CORRUPT,
+ *         ::VMRP_E_VERSION for an existing file that cannot be appended to;
+ *         ::VMRP_E_IO.
+ */
+VMRP_API int vmrp_writer_open(vmrp_writer *w, const char *path,
+                              const vmrp_writer_options *opts) VMRP_CHECK_RESULT;
+
+/**
+ * Start a new archive on a sequential file descriptor (a pipe or stdout).
+ * Nothing is ever seeked; @p fd is not closed by the library.
+ * @param label name used in messages (for example "stdout").
+ */
+VMRP_API int vmrp_writer_open_stream(vmrp_writer *w, int fd, const char *label,
+                                     const vmrp_writer_options *opts) VMRP_CHECK_RESULT;
+
+/**
+ * Name the new point and set its consistency mode.
+ * @param name 1..255 bytes, unique in the collection, not all digits and not
+ *             "latest" (those select points by number); NULL for the default
+ *             "point-N".
+ * @param consistency a ::vmrp_consistency value, or 0 for crash-consistent.
+ */
+VMRP_API int vmrp_writer_set_point(vmrp_writer *w, const char *name, int consistency);
+
+/**
+ * Set the VM configuration (the point's sourceMetadata): a JSON object of at
+ * most 16 MiB. It is checked to be valid JSON (RFC 8259).
+ * @return ::VMRP_E_INPUT when it is not a JSON object.
+ */
+VMRP_API int vmrp_writer_set_source_metadata(vmrp_writer *w, const char *json, size_t size);
+
+/**
+ * Add a configuration file (libvirt XML, NVRAM, TPM state, ...) to the point.
+ * @param name relative path with '/' separators: no empty, "." or ".."
+ *             component, at most 4096 bytes, unique within the point.
+ * @param mode permission bits (at most 07777).
+ * @param size at most 64 MiB.
+ */
+VMRP_API int vmrp_writer_add_config_file(vmrp_writer *w, const char *name, uint32_t mode,
+                                         const void *data, size_t size) VMRP_CHECK_RESULT;
+
+/**
+ * Read a whole disk from @p fd (a regular file or a block device) and store
+ * the blocks that differ from this disk's latest point. Holes reported by
+ * SEEK_DATA/SEEK_HOLE are not read; all-zero blocks are never stored;
+ * blocks already stored anywhere in the collection are referenced, not
+ * stored again.
+ * @param name disk name: 1..64 bytes of [A-Za-z0-9._-], not starting with
+ *             '.', unique within the point.
+ * @param fd   open for reading; not closed by the library.
+ * @param label file name used in messages.
+ * @return ::VMRP_OK; ::VMRP_E_INPUT if the disk changes size while it is
+ *         read or the name is invalid; ::VMRP_E_IO.
+ */
+VMRP_API int vmrp_writer_add_disk(vmrp_writer *w, const char *name, int fd,
+                                  const char *label) VMRP_CHECK_RESULT;
+
+/**
+ * Record @p name as an excluded disk of the new point: listed, nothing
+ * stored. Its family and size are carried over from its latest point when
+ * the collection knows it.
+ */
+VMRP_API int vmrp_writer_exclude_disk(vmrp_writer *w, const char *name) VMRP_CHECK_RESULT;
+
+/**
+ * Write the point's metadata, index and commit, and flush it to stable
+ * storage (fsync before and after the commit record). When this returns
+ * ::VMRP_OK the point is visible to every reader.
+ */
+VMRP_API int vmrp_writer_commit(vmrp_writer *w) VMRP_CHECK_RESULT;
+
+/** Figures about the point being written; valid after vmrp_writer_open(). */
+VMRP_API void vmrp_writer_get_stats(const vmrp_writer *w, vmrp_writer_stats *out);
+
+/** Report progress to @p fn while disks are read (NULL to stop). */
+VMRP_API void vmrp_writer_set_progress(vmrp_writer *w, vmrp_progress_fn fn, void *ctx);
+
+/** Expected total bytes for progress reports (the tool sums disk sizes). */
+VMRP_API void vmrp_writer_set_progress_total(vmrp_writer *w, uint64_t total);
+
+/** @return the message of the last error ("" if none). Never NULL. */
+VMRP_API const char *vmrp_writer_error_string(const vmrp_writer *w);
+/** @return the code of the last error, 0 if none. */
+VMRP_API int vmrp_writer_error(const vmrp_writer *w);
+
+/**
+ * Release the writer. If it was opened and did not commit, everything it
+ * appended is truncated away (a new archive is removed) and the lock is
+ * released. NULL is accepted.
+ */
+VMRP_API void vmrp_writer_free(vmrp_writer *w);
+/**@}*/
+
+/* ------------------------------------------------------------------------ */
+/** @name Reader */
+/**@{*/
+
+/** Opaque reader handle. */
+typedef struct vmrp_reader_s vmrp_reader;
+
+/** One disk of a restore point. */
+typedef struct {
+    const char *name;            /**< disk name */
+    unsigned char family_id[16]; /**< the same for every point of this disk */
+    uint64_t size_bytes;         /**< virtual size in bytes */
+    uint32_t sector_size;        /**< logical sector size in bytes */
+    int excluded;                /**< 1 when excluded: nothing stored */
+    uint64_t changed_blocks;     /**< map entries of this point (blocks changed) */
+    uint64_t stored_bytes;       /**< bytes of block records first stored here */
+} vmrp_disk_info;
+
+/** One configuration file of a restore point. */
+typedef struct {
+    const char *name; /**< relative path */
+    uint32_t mode;    /**< permission bits */
+    uint64_t size;    /**< size in bytes */
+} vmrp_config_file_info;
+
+/** One restore point. */
+typedef struct {
+    const char *name;             /**< point name */
+    unsigned char id[16];         /**< point id (UUID) */
+    uint32_t sequence;            /**< 1 = first */
+    uint32_t parent_sequence;     /**< 0 for the first point */
+    int64_t time_created_us;      /**< microseconds since 1970-01-01 UTC */
+    int consistency;              /**< ::vmrp_consistency */
+    const char *source_metadata;  /**< VM configuration JSON ("{}" if none) */
+    size_t source_metadata_size;  /**< its length in bytes */
+    uint32_t disk_count;          /**< entries in @ref disks */
+    const vmrp_disk_info *disks;  /**< included and excluded disks */
+    uint32_t config_file_count;   /**< entries in @ref config_files */
+    const vmrp_config_file_info *config_files; /**< configuration files */
+    uint64_t commit_offset;       /**< byte offset of the point's commit record */
+    unsigned char commit_hash[32]; /**< Commit_Hash of that commit */
+} vmrp_point_info;
+
+/** The collection as a whole. */
+typedef struct {
+    uint16_t format_major;          /**< format version of the archive */
+    uint16_t format_minor;          /**< format minor version of the archive */
+    unsigned char collection_id[16]; /**< restore point collection id (UUID) */
+    uint32_t block_size;            /**< bytes per block */
+    uint32_t max_points;            /**< the collection's point limit */
+    int64_t time_created_us;        /**< creation time */
+    uint32_t point_count;           /**< committed points */
+    uint64_t file_size;             /**< bytes in the file */
+    uint64_t committed_size;        /**< bytes up to the end of the last commit */
+    unsigned char head_hash[32];    /**< Commit_Hash of the last commit */
+} vmrp_collection_info;
+
+/** @return a new reader, or NULL when out of memory. */
+VMRP_API vmrp_reader *vmrp_reader_new(void);
+
+/**
+ * Open an archive for random access and load the metadata of every point.
+ * The latest commit is found from the trailer at the end of the file; if
+ * the file ends with an interrupted append, the last complete commit is
+ * found by scanning and the tail is ignored (see
+ * vmrp_collection_info::committed_size).
+ * @return ::VMRP_OK, ::VMRP_E_NOT_ARCHIVE, ::VMRP_E_VERSION,
+ *         ::VMRP_E_CORRUPT, ::VMRP_E_IO.
+ */
+VMRP_API int vmrp_reader_open(vmrp_reader *r, const char *path) VMRP_CHECK_RESULT;
+
+/** As vmrp_reader_open() on a seekable descriptor, which the reader
+ *  does not close. @p label names it in messages. */
+VMRP_API int vmrp_reader_open_fd(vmrp_reader *r, int fd, const char *label) VMRP_CHECK_RESULT;
+
+/** @return the collection description; valid after a successful open. */
+VMRP_API const vmrp_collection_info *vmrp_reader_collection(const vmrp_reader *r);
+
+/** @return the number of committed points. */
+VMRP_API uint32_t vmrp_reader_point_count(const vmrp_reader *r);
+
+/** @return point @p index (0-based, in sequence order), or NULL. */
+VMRP_API const vmrp_point_info *vmrp_reader_point(const vmrp_reader *r, uint32_t index);
+
+/**
+ * Find a point by name, by sequence number ("1" is the first) or "latest".
+ * @param[out] index 0-based index for vmrp_reader_point().
+ * @return ::VMRP_OK or ::VMRP_E_NOT_FOUND (with a message naming @p spec).
+ */
+VMRP_API int vmrp_reader_find_point(vmrp_reader *r, const char *spec, uint32_t *index);
+
+/**
+ * Receives the data of a disk, in increasing offset order.
+ * Called only for blocks that are not all zero; the last block of a disk is
+ * cut at the disk size. Return 0 to go on, or a negative ::vmrp_error to
+ * stop (it is passed back to the caller).
+ */
+typedef int (*vmrp_block_sink)(void *ctx, uint64_t offset, const void *data, size_t size);
+
+/**
+ * Resolve disk @p disk_name at point @p index along its chain of deltas and
+ * pass every non-zero block to @p sink. Each record is checked against the
+ * hash in the signed index before its data is released. Memory grows with
+ * the number of blocks the chain changed, not with the disk size.
+ * @return ::VMRP_OK, ::VMRP_E_NOT_FOUND (no such disk, or excluded),
+ *         ::VMRP_E_CORRUPT, ::VMRP_E_IO, or the sink's error.
+ */
+VMRP_API int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
+                                   vmrp_block_sink sink, void *ctx) VMRP_CHECK_RESULT;
+
+/** Flags for vmrp_reader_restore_disk(). */
+#define VMRP_RESTORE_SPARSE 0x1u /**< @p fd is a regular file: set its size and
+                                      leave zero blocks as holes */
+
+/**
+ * Write disk @p disk_name at point @p index to @p fd. With
+ * ::VMRP_RESTORE_SPARSE the file is truncated to the disk size and only
+ * non-zero blocks are written (pwrite); without it every byte, zeros
+ * included, is written sequentially (stdout, pipes, block devices).
+ */
+VMRP_API int vmrp_reader_restore_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
+                                      int fd, unsigned flags) VMRP_CHECK_RESULT;
+
+/** A run of non-zero blocks of a restored disk. */
+typedef struct {
+    uint64_t offset; /**< byte offset in the disk */
+    uint64_t length; /**< bytes */
+} vmrp_extent;
+
+/**
+ * List the data extents (runs of non-zero blocks, cut at the disk size) of
+ * disk @p disk_name at point @p index, for writers of sparse formats.
+ * @param[out] extents malloc'd array the caller frees with free().
+ */
+VMRP_API int vmrp_reader_disk_extents(vmrp_reader *r, uint32_t index, const char *disk_name,
+                                      vmrp_extent **extents, size_t *count) VMRP_CHECK_RESULT;
+
+/**
+ * Read configuration file @p file_index of point @p index.
+ * @param[out] data malloc'd buffer (the caller frees it), NULL when empty.
+ */
+VMRP_API int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_index,
+                                          void **data, size_t *size) VMRP_CHECK_RESULT;
+
+/** Report progress of read_disk / restore_disk / verify to @p fn. */
+VMRP_API void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx);
+
+/** What vmrp_reader_verify() checked. */
+typedef struct {
+    uint32_t points;           /**< committed points found */
+    uint64_t records;          /**< records checked */
+    uint64_t blocks;           /**< distinct block records decoded and checked */
+    uint64_t bytes;            /**< archive bytes read */
+    uint64_t committed_size;   /**< end of the last valid commit */
+    uint64_t torn_bytes;       /**< bytes after the last commit (0 if none) */
+    uint64_t error_offset;     /**< byte offset of the first problem */
+    uint32_t error_point;      /**< sequence of the point at fault (0 if none) */
+    unsigned char head_hash[32]; /**< Commit_Hash of the last valid commit */
+} vmrp_verify_report;
+
+/**
+ * Verify an archive read sequentially from @p fd (a file or a pipe; the
+ * reader @p r is used only for its error message and progress callback and
+ * need not be open). Checks the header, that records tile the file, every
+ * record hash against its index, every index against its commit, the commit
+ * hash chain, every point's metadata and map, and that every block
+ * decompresses to its identity. Bytes after the last commit are reported as
+ * ::VMRP_E_TORN.
+ * @return ::VMRP_OK when everything holds; ::VMRP_E_CORRUPT,
+ *         ::VMRP_E_NOT_ARCHIVE, ::VMRP_E_VERSION or ::VMRP_E_TORN with a
+ *         message and report->error_offset; ::VMRP_E_IO.
+ */
+VMRP_API int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label,
+                                vmrp_verify_report *report) VMRP_CHECK_RESULT;
+
+/** @return the message of the last error ("" if none). Never NULL. */
+VMRP_API const char *vmrp_reader_error_string(const vmrp_reader *r);
+/** @return the code of the last error, 0 if none. */
+VMRP_API int vmrp_reader_error(const vmrp_reader *r);
+
+/** Release the reader (closes a file it opened). NULL is accepted. */
+VMRP_API void vmrp_reader_free(vmrp_reader *r);
+/**@}*/
+
+/* ------------------------------------------------------------------------ */
+/** @name Helpers shared with the tools */
+/**@{*/
+
+/**
+ * Check that @p text[0..size) is one valid JSON value (RFC 8259) and, when
+ * @p want_object is 1, that it is an object.
+ * @return ::VMRP_OK or ::VMRP_E_INPUT; when @p err_offset is not NULL it
+ *         receives the byte offset of the first error.
+ */
+VMRP_API int vmrp_json_validate(const char *text, size_t size, int want_object,
+                                size_t *err_offset);
+
+/**
+ * Format a 16-byte id as a lowercase UUID string (36 characters + NUL).
+ */
+VMRP_API void vmrp_uuid_format(const unsigned char id[16], char out[37]);
+
+/**
+ * Format microseconds since the epoch as ISO 8601 UTC,
+ * "YYYY-MM-DDThh:mm:ss.uuuuuuZ" (27 characters + NUL).
+ */
+VMRP_API void vmrp_time_format(int64_t time_us, char out[32]);
+
+/** Check a disk name against the rules of vmrp_writer_add_disk(). */
+VMRP_API int vmrp_disk_name_valid(const char *name);
+
+/** Check a configuration file name against the rules of
+ *  vmrp_writer_add_config_file(). */
+VMRP_API int vmrp_config_name_valid(const char *name);
+/**@}*/
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMRP_H */

@@ -1,0 +1,218 @@
+/* vmrp_private.h - declarations shared by the library's source files only. */
+#ifndef VMRP_PRIVATE_H
+#define VMRP_PRIVATE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sodium.h>
+
+#include "format.h"
+#include "vmrp.h"
+
+#if defined(__GNUC__)
+#define VMRP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define VMRP_PRINTF(a, b)
+#endif
+
+/* ---- error.c: the error state every handle carries ---- */
+typedef struct {
+    int code;
+    char message[512];
+} vmrp_err;
+
+/* Set code + printf-style message; returns code so callers can
+ * `return err_set(...)`. A message that names nothing is not allowed:
+ * every caller names the file, point, disk or field at fault. */
+int err_set(vmrp_err *e, int code, const char *fmt, ...) VMRP_PRINTF(3, 4);
+void err_clear(vmrp_err *e);
+
+/* ---- io.c: whole reads and writes, locking, disk geometry ---- */
+int io_pread_full(int fd, void *buf, size_t len, uint64_t off); /* 0, or -errno; short = -EIO */
+int io_read_full(int fd, void *buf, size_t len, size_t *got);  /* stops at EOF */
+int io_write_full(int fd, const void *buf, size_t len);
+int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+int io_lock_exclusive(int fd);  /* 0, -EWOULDBLOCK when held elsewhere */
+int io_sync(int fd);
+/* Size of a regular file or block device, and its logical sector size. */
+int io_disk_geometry(int fd, uint64_t *size, uint32_t *sector_size, int *is_blockdev);
+/* Next data range at or after off: 0 with [*data_start, *data_end), or 1 at
+ * end. Falls back to "everything is data" where SEEK_DATA is unsupported. */
+int io_next_data(int fd, uint64_t off, uint64_t size, uint64_t *data_start, uint64_t *data_end);
+/* File size of an open descriptor. */
+int io_file_size(int fd, uint64_t *size);
+
+/* ---- hash.c: identities, ids ---- */
+void hash_buf(unsigned char out[HASH_SIZE], const void *data, size_t len);
+typedef crypto_generichash_state hash_state;
+void hash_init(hash_state *st);
+void hash_update(hash_state *st, const void *data, size_t len);
+void hash_final(hash_state *st, unsigned char out[HASH_SIZE]);
+void random_id(unsigned char id[ID_SIZE]);
+int is_zero(const void *buf, size_t len);
+int64_t now_us(void);
+
+/* ---- record.c: framing ---- */
+typedef struct {
+    uint8_t type;
+    uint8_t codec;
+    uint8_t flags;
+    uint32_t stored_size;
+    uint32_t raw_size;
+} record_header;
+
+void record_header_encode(unsigned char out[RH_SIZE], const record_header *h);
+/* Checks magic, type, codec, flags, reserved byte and the per-type size
+ * limits (block_size bounds BLOCK). Fills msg on failure. */
+int record_header_decode(const unsigned char in[RH_SIZE], uint32_t block_size,
+                         record_header *h, const char **why);
+/* Record_Hash = hash(header || payload). */
+void record_hash(unsigned char out[HASH_SIZE], const unsigned char header[RH_SIZE],
+                 const void *payload, size_t len);
+
+/* ---- codec.c ---- */
+typedef struct codec_ctx codec_ctx;
+codec_ctx *codec_new(void);
+void codec_free(codec_ctx *c);
+/* Compress src into dst (capacity dst_cap). Returns the codec actually used
+ * (CODEC_NONE when compression would not shrink the data, with dst holding
+ * a copy) and sets *dst_len; negative vmrp_error on failure. */
+int codec_compress(codec_ctx *c, int codec, int level, const void *src, size_t src_len,
+                   void *dst, size_t dst_cap, size_t *dst_len);
+/* Decompress exactly raw_len bytes; anything else is an error. */
+int codec_decompress(codec_ctx *c, int codec, const void *src, size_t src_len, void *dst,
+                     size_t raw_len);
+size_t codec_bound(size_t src_len);
+int codec_level_valid(int codec, int level);
+
+/* ---- blockmap.c: identity -> record offset (dedup) ---- */
+typedef struct blocktab blocktab;
+blocktab *blocktab_new(void);
+void blocktab_free(blocktab *t);
+int blocktab_put(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset);
+uint64_t blocktab_get(const blocktab *t, const unsigned char id[HASH_SIZE]); /* 0 = absent */
+
+/* One resolved or recorded map entry. */
+typedef struct {
+    uint64_t block;
+    uint64_t record; /* 0 = zero block */
+    unsigned char id[HASH_SIZE];
+} map_entry;
+
+/* ---- json.c ---- */
+int json_validate(const char *text, size_t size, int want_object, size_t *err_offset);
+
+/* UTF-8 without control characters: safe to print and to put in JSON. */
+int text_valid(const char *text, size_t size);
+
+/* ---- names.c ---- */
+int name_point_valid(const char *name, size_t len);
+int name_disk_valid(const char *name, size_t len);
+int name_config_valid(const char *name, size_t len);
+
+/* ---- reader internals shared with the writer and verify ---- */
+typedef struct {
+    uint64_t offset;
+    uint32_t size;
+    uint8_t type;
+    unsigned char hash[HASH_SIZE];
+} rec_ref;
+
+/* ---- index.c ---- */
+/* (declared after commit_info below) */
+
+typedef struct {
+    uint32_t map_count;
+    uint64_t *map_offsets;
+} disk_meta;
+
+typedef struct {
+    vmrp_point_info info;
+    disk_meta *disk_meta;
+    vmrp_disk_info *disks;
+    vmrp_config_file_info *files;
+    uint64_t *file_records;
+    unsigned char (*file_hashes)[HASH_SIZE];
+    char *strings; /* owns name, metadata and the names of disks and files */
+    uint64_t segment_offset; /* where the point's segment starts */
+    uint64_t index_offset;   /* where its index starts */
+} point_meta;
+
+/* Parse a decoded POINT payload. Every count, size and name is checked.
+ * On failure returns VMRP_E_CORRUPT with *why set to the field at fault. */
+int point_parse(const unsigned char *p, size_t len, point_meta *out, const char **why);
+void point_meta_clear(point_meta *m);
+
+/* ---- commit.c: file header and COMMIT record ---- */
+typedef struct {
+    uint32_t sequence;
+    uint32_t point_count;
+    uint64_t commit_offset;
+    uint64_t segment_offset;
+    uint64_t index_offset;
+    uint64_t index_size;
+    unsigned char index_hash[HASH_SIZE];
+    uint64_t prev_offset;
+    unsigned char prev_hash[HASH_SIZE];
+    unsigned char header_hash[HASH_SIZE];
+    int64_t time_us;
+    unsigned char hash[HASH_SIZE]; /* Commit_Hash, filled by commit_decode */
+} commit_info;
+
+/* Decode an INDEX payload and check that its entries tile
+ * [c->segment_offset, c->index_offset) with exactly one POINT record. */
+int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_ref **out,
+                size_t *count, uint64_t *point_offset, const char **why);
+
+/* Parse a file header; checks magic, version, features, hash. */
+int header_parse(const unsigned char in[FH_SIZE], vmrp_collection_info *info, const char **why);
+void header_encode(unsigned char out[FH_SIZE], const unsigned char collection_id[ID_SIZE],
+                   uint32_t block_size, uint32_t max_points, int64_t time_us);
+void commit_hash(const unsigned char rec[CM_RECORD_SIZE], unsigned char out[HASH_SIZE]);
+void commit_encode(unsigned char rec[CM_RECORD_SIZE], const commit_info *c);
+/* Decode and check the commit found at file offset `at` (its own fields;
+ * links to other records are checked by the callers). */
+int commit_decode(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, commit_info *c,
+                  const char **why);
+
+struct vmrp_reader_s {
+    vmrp_err err;
+    int fd;
+    int own_fd;
+    char *label;
+    vmrp_collection_info coll;
+    unsigned char header[FH_SIZE];
+    point_meta *points;
+    uint32_t npoints;
+    rec_ref *recs; /* every committed record, sorted by offset */
+    size_t nrecs;
+    codec_ctx *codec;
+    vmrp_progress_fn progress;
+    void *progress_ctx;
+};
+
+/* Locate a committed record by offset (binary search). */
+const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset);
+/* Read, authenticate (Record_Hash) and decode one committed record into a
+ * malloc'd buffer of its Raw_Size. `what` names it in messages. */
+int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
+                       unsigned char **out, size_t *out_len, const char *what);
+/* Same, into a caller buffer of exactly raw_cap bytes (block reads). */
+int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
+                            unsigned char *scratch, size_t scratch_cap, unsigned char *out,
+                            size_t raw_cap, const char *what);
+/* Resolve disk `name` at point index `pi`: sorted entries, zero entries
+ * dropped. Fails with VMRP_E_NOT_FOUND if the disk is absent or excluded. */
+int reader_resolve_disk(vmrp_reader *r, uint32_t pi, const char *name, map_entry **out,
+                        size_t *count);
+/* Same, but a disk absent from every point resolves to an empty map and
+ * *found is 0 (the writer's view of a disk it has not seen). */
+int reader_resolve_latest(vmrp_reader *r, const char *name, map_entry **out, size_t *count,
+                          const vmrp_disk_info **latest);
+/* Put every stored block of the collection into t (for deduplication). */
+int reader_collect_blocks(vmrp_reader *r, blocktab *t);
+int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *torn_bytes);
+
+#endif

@@ -1,0 +1,440 @@
+/* writer.c - appending one restore point: opening (create or lock),
+ * records, the point's metadata, index and commit.
+ *
+ * Bytes are only ever appended after the last commit; until the commit
+ * record is written and flushed nothing new is visible, and a writer freed
+ * without committing truncates its segment away.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "writer_private.h"
+
+vmrp_writer *vmrp_writer_new(void)
+{
+    vmrp_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->fd = -1;
+    return w;
+}
+
+const char *vmrp_writer_error_string(const vmrp_writer *w)
+{
+    return w ? w->err.message : "no writer";
+}
+
+int vmrp_writer_error(const vmrp_writer *w)
+{
+    return w ? w->err.code : VMRP_E_USAGE;
+}
+
+void vmrp_writer_get_stats(const vmrp_writer *w, vmrp_writer_stats *out)
+{
+    *out = w->stats;
+}
+
+void vmrp_writer_set_progress(vmrp_writer *w, vmrp_progress_fn fn, void *ctx)
+{
+    w->progress = fn;
+    w->progress_ctx = ctx;
+}
+
+void vmrp_writer_set_progress_total(vmrp_writer *w, uint64_t total)
+{
+    w->progress_total = total;
+}
+
+/* A write error leaves the segment half written: the handle refuses
+ * everything but free, which truncates it away. */
+int writer_fail(vmrp_writer *w, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    w->err.code = code;
+    vsnprintf(w->err.message, sizeof w->err.message, fmt, ap);
+    va_end(ap);
+    if (code == VMRP_E_IO || code == VMRP_E_NOMEM || code == VMRP_E_CORRUPT)
+        w->failed = 1;
+    return code;
+}
+
+int writer_ready(vmrp_writer *w)
+{
+    if (w->fd < 0)
+        return writer_fail(w, VMRP_E_USAGE, "writer is not open");
+    if (w->failed)
+        return writer_fail(w, VMRP_E_USAGE, "%s: an earlier error stopped this point", w->label);
+    if (w->committed)
+        return writer_fail(w, VMRP_E_USAGE, "%s: point already committed", w->label);
+    return VMRP_OK;
+}
+
+static int push_ref(vmrp_writer *w, const rec_ref *ref)
+{
+    if (w->nrecs == w->caprecs) {
+        size_t cap = w->caprecs ? w->caprecs * 2 : 256;
+        rec_ref *bigger = realloc(w->recs, cap * sizeof *bigger);
+        if (!bigger)
+            return writer_fail(w, VMRP_E_NOMEM, "%s: out of memory", w->label);
+        w->recs = bigger;
+        w->caprecs = cap;
+    }
+    if (w->nrecs >= INDEX_ENTRIES_MAX - 1)
+        return writer_fail(w, VMRP_E_LIMIT, "%s: one point may hold at most %u records",
+                           w->label, INDEX_ENTRIES_MAX - 1);
+    w->recs[w->nrecs++] = *ref;
+    return VMRP_OK;
+}
+
+static int append_bytes(vmrp_writer *w, const void *buf, size_t len)
+{
+    int rc = io_write_full(w->fd, buf, len);
+    if (rc)
+        return writer_fail(w, VMRP_E_IO, "%s: write error at offset %llu: %s", w->label,
+                           (unsigned long long)w->pos, strerror(-rc));
+    w->pos += len;
+    w->stats.bytes_written += len;
+    return VMRP_OK;
+}
+
+int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, size_t raw_len,
+                      uint64_t *offset)
+{
+    size_t cap = RH_SIZE + codec_bound(raw_len);
+    if (cap > w->bufcap) {
+        unsigned char *bigger = realloc(w->buf, cap);
+        if (!bigger)
+            return writer_fail(w, VMRP_E_NOMEM, "%s: out of memory", w->label);
+        w->buf = bigger;
+        w->bufcap = cap;
+    }
+    size_t stored = 0;
+    int used = codec_compress(w->codec, codec, w->level, raw, raw_len, w->buf + RH_SIZE,
+                              w->bufcap - RH_SIZE, &stored);
+    if (used < 0)
+        return writer_fail(w, used, "%s: compression failed", w->label);
+    record_header h = {type, (uint8_t)used, 0, (uint32_t)stored, (uint32_t)raw_len};
+    record_header_encode(w->buf, &h);
+    rec_ref ref = {w->pos, (uint32_t)(RH_SIZE + stored), type, {0}};
+    hash_buf(ref.hash, w->buf, RH_SIZE + stored);
+    int rc = push_ref(w, &ref);
+    if (rc)
+        return rc;
+    *offset = w->pos;
+    return append_bytes(w, w->buf, RH_SIZE + stored);
+}
+
+static int bad_options(vmrp_writer *w, const vmrp_writer_options *o)
+{
+    uint32_t bs = o->block_size;
+    if (bs && (bs < BLOCK_SIZE_MIN || bs > BLOCK_SIZE_MAX || (bs & (bs - 1))))
+        return writer_fail(w, VMRP_E_USAGE,
+                           "block size %u is not a power of two from 4096 to 4194304", bs);
+    if (o->max_points > MAX_POINTS_LIMIT)
+        return writer_fail(w, VMRP_E_USAGE, "max points %u is above %u", o->max_points,
+                           MAX_POINTS_LIMIT);
+    if (!codec_level_valid(o->codec, o->level))
+        return writer_fail(w, VMRP_E_USAGE, "codec %d does not take level %d", o->codec, o->level);
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i])
+            return writer_fail(w, VMRP_E_USAGE, "reserved option fields must be zero");
+    return VMRP_OK;
+}
+
+static int writer_setup(vmrp_writer *w, const char *label, const vmrp_writer_options *opts)
+{
+    static const vmrp_writer_options defaults = {0, 0, VMRP_CODEC_ZSTD, 0, {0}};
+    const vmrp_writer_options *o = opts ? opts : &defaults;
+    err_clear(&w->err);
+    if (w->fd >= 0 || w->label)
+        return writer_fail(w, VMRP_E_USAGE, "writer is already open");
+    int rc = bad_options(w, o);
+    if (rc)
+        return rc;
+    w->label = strdup(label);
+    w->codec = codec_new();
+    w->blocks = blocktab_new();
+    w->files = blocktab_new();
+    if (!w->label || !w->codec || !w->blocks || !w->files)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    w->block_size = o->block_size ? o->block_size : BLOCK_SIZE_DEFAULT;
+    w->max_points = o->max_points ? o->max_points : MAX_POINTS_DEFAULT;
+    w->codec_id = o->codec;
+    w->level = o->level;
+    w->requested_block_size = o->block_size;
+    w->consistency = VMRP_CONSISTENCY_CRASH;
+    return VMRP_OK;
+}
+
+/* Start a new collection at offset 0 of w->fd. */
+static int start_collection(vmrp_writer *w)
+{
+    unsigned char id[ID_SIZE];
+    random_id(id);
+    header_encode(w->header, id, w->block_size, w->max_points, now_us());
+    w->sequence = 1;
+    w->pos = 0;
+    w->base = 0;
+    w->stats.created = 1;
+    int rc = append_bytes(w, w->header, FH_SIZE);
+    w->base = FH_SIZE;
+    return rc;
+}
+
+/* Learn the existing collection: its blocks and files for deduplication,
+ * the head of the chain, and where to append. */
+static int adopt_collection(vmrp_writer *w)
+{
+    vmrp_reader *r = w->prev;
+    const vmrp_collection_info *ci = vmrp_reader_collection(r);
+    if (w->requested_block_size && w->requested_block_size != ci->block_size)
+        return writer_fail(w, VMRP_E_USAGE,
+                           "%s: the archive's block size is %u; --block-size cannot change it",
+                           w->label, ci->block_size);
+    if (ci->point_count >= ci->max_points)
+        return writer_fail(w, VMRP_E_LIMIT,
+                           "%s: the collection already holds %u restore points, its maximum. "
+                           "Pruning is not available yet: start a new archive for new points "
+                           "(a higher limit is set with --max-points when an archive is created)",
+                           w->label, ci->point_count);
+    memcpy(w->header, r->header, FH_SIZE);
+    w->block_size = ci->block_size;
+    w->max_points = ci->max_points;
+    w->sequence = ci->point_count + 1;
+    const vmrp_point_info *last = vmrp_reader_point(r, ci->point_count - 1);
+    w->prev_commit_offset = last->commit_offset;
+    memcpy(w->prev_commit_hash, last->commit_hash, HASH_SIZE);
+    for (uint32_t k = 0; k < r->npoints; k++) {
+        const point_meta *pm = &r->points[k];
+        for (uint32_t f = 0; f < pm->info.config_file_count; f++)
+            if (pm->file_records[f] && blocktab_put(w->files, pm->file_hashes[f], pm->file_records[f]))
+                return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    }
+    int rc = reader_collect_blocks(r, w->blocks);
+    if (rc)
+        return writer_fail(w, rc, "%s", vmrp_reader_error_string(r));
+    w->base = ci->committed_size;
+    w->pos = w->base;
+    if (lseek(w->fd, (off_t)w->base, SEEK_SET) < 0)
+        return writer_fail(w, VMRP_E_IO, "%s: seek failed: %s", w->label, strerror(errno));
+    return VMRP_OK;
+}
+
+int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options *opts)
+{
+    int rc = writer_setup(w, path, opts);
+    if (rc)
+        return rc;
+    w->path = strdup(path);
+    if (!w->path)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int created = fd >= 0;
+    if (fd < 0 && errno == EEXIST)
+        fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return writer_fail(w, errno == EACCES || errno == EROFS ? VMRP_E_IO : VMRP_E_IO,
+                           "%s: cannot open for writing: %s", path, strerror(errno));
+    rc = io_lock_exclusive(fd);
+    if (rc) {
+        close(fd);
+        if (rc == -EWOULDBLOCK)
+            return writer_fail(w, VMRP_E_LOCKED,
+                               "%s: locked by another writer (a pack is appending to it); "
+                               "try again when it has finished",
+                               path);
+        return writer_fail(w, VMRP_E_IO, "%s: cannot lock: %s", path, strerror(-rc));
+    }
+    w->fd = fd;
+    w->created = created;
+    if (created)
+        return start_collection(w);
+
+    uint64_t size = 0;
+    if ((rc = io_file_size(fd, &size)) != 0)
+        return writer_fail(w, VMRP_E_IO, "%s: %s", path, strerror(-rc));
+    w->prev = vmrp_reader_new();
+    if (!w->prev)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    uint64_t torn = 0;
+    rc = size == 0 ? VMRP_OK : reader_open_internal(w->prev, fd, path, &torn);
+    if (rc == VMRP_E_NOT_ARCHIVE)
+        return writer_fail(w, rc, "%s exists and is not a vmrp archive; refusing to append to it",
+                           path);
+    if (rc)
+        return writer_fail(w, rc, "%s", vmrp_reader_error_string(w->prev));
+    if (size == 0 || w->prev->npoints == 0) {
+        /* An interrupted creation: nothing was ever committed. */
+        w->stats.dropped_tail = size;
+        vmrp_reader_free(w->prev);
+        w->prev = NULL;
+        if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+            return writer_fail(w, VMRP_E_IO, "%s: cannot reset: %s", path, strerror(errno));
+        w->created = 1;
+        return start_collection(w);
+    }
+    if (torn) {
+        if (ftruncate(fd, (off_t)(size - torn)) != 0 || io_sync(fd) != 0)
+            return writer_fail(w, VMRP_E_IO, "%s: cannot remove the interrupted append: %s", path,
+                               strerror(errno));
+        w->stats.dropped_tail = torn;
+    }
+    return adopt_collection(w);
+}
+
+int vmrp_writer_open_stream(vmrp_writer *w, int fd, const char *label,
+                            const vmrp_writer_options *opts)
+{
+    int rc = writer_setup(w, label ? label : "stream", opts);
+    if (rc)
+        return rc;
+    w->fd = fd;
+    w->stream = 1;
+    w->created = 1;
+    return start_collection(w);
+}
+
+int vmrp_writer_set_point(vmrp_writer *w, const char *name, int consistency)
+{
+    int rc = writer_ready(w);
+    if (rc)
+        return rc;
+    if (consistency == 0)
+        consistency = VMRP_CONSISTENCY_CRASH;
+    if (!vmrp_consistency_name(consistency))
+        return writer_fail(w, VMRP_E_USAGE, "consistency mode %d is not 1, 2 or 3", consistency);
+    if (name) {
+        if (!name_point_valid(name, strlen(name)))
+            return writer_fail(w, VMRP_E_USAGE,
+                               "point name '%s' is not valid: 1..255 bytes of printable UTF-8, "
+                               "not all digits, not 'latest'",
+                               name);
+        for (uint32_t k = 0; w->prev && k < w->prev->npoints; k++)
+            if (strcmp(w->prev->points[k].info.name, name) == 0)
+                return writer_fail(w, VMRP_E_EXISTS, "%s: point %u is already named '%s'",
+                                   w->label, k + 1, name);
+        char *copy = strdup(name);
+        if (!copy)
+            return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+        free(w->point_name);
+        w->point_name = copy;
+    }
+    w->consistency = consistency;
+    return VMRP_OK;
+}
+
+int vmrp_writer_set_source_metadata(vmrp_writer *w, const char *json, size_t size)
+{
+    int rc = writer_ready(w);
+    if (rc)
+        return rc;
+    size_t at = 0;
+    if (size > SOURCE_METADATA_MAX)
+        return writer_fail(w, VMRP_E_INPUT, "VM configuration is %zu bytes; at most 16 MiB", size);
+    if (json_validate(json, size, 1, &at) != VMRP_OK)
+        return writer_fail(w, VMRP_E_INPUT,
+                           "VM configuration is not a JSON object (error at byte %zu)", at);
+    char *copy = malloc(size + 1);
+    if (!copy)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    memcpy(copy, json, size);
+    copy[size] = '\0';
+    free(w->meta);
+    w->meta = copy;
+    w->meta_len = size;
+    return VMRP_OK;
+}
+
+int vmrp_writer_add_config_file(vmrp_writer *w, const char *name, uint32_t mode, const void *data,
+                                size_t size)
+{
+    int rc = writer_ready(w);
+    if (rc)
+        return rc;
+    if (!name || !name_config_valid(name, strlen(name)))
+        return writer_fail(w, VMRP_E_INPUT,
+                           "config file name '%s' is not a relative path without '.' or '..' parts",
+                           name ? name : "");
+    if (mode > 07777)
+        return writer_fail(w, VMRP_E_INPUT, "config file %s: mode %o above 07777", name, mode);
+    if (size > FILE_RAW_MAX)
+        return writer_fail(w, VMRP_E_INPUT, "config file %s is %zu bytes; at most 64 MiB", name,
+                           size);
+    if (w->nfiles >= CONFIG_FILES_PER_POINT_MAX)
+        return writer_fail(w, VMRP_E_LIMIT, "a point holds at most %u config files",
+                           CONFIG_FILES_PER_POINT_MAX);
+    for (size_t i = 0; i < w->nfiles; i++)
+        if (strcmp(w->cfiles[i].name, name) == 0)
+            return writer_fail(w, VMRP_E_EXISTS, "config file %s given twice", name);
+    if (w->nfiles == w->capfiles) {
+        size_t cap = w->capfiles ? w->capfiles * 2 : 8;
+        new_file *bigger = realloc(w->cfiles, cap * sizeof *bigger);
+        if (!bigger)
+            return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+        w->cfiles = bigger;
+        w->capfiles = cap;
+    }
+    new_file *f = &w->cfiles[w->nfiles];
+    memset(f, 0, sizeof *f);
+    f->name = strdup(name);
+    if (!f->name)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    f->mode = mode;
+    f->size = size;
+    hash_buf(f->hash, data, size);
+    if (size > 0) {
+        f->record = blocktab_get(w->files, f->hash);
+        if (f->record == 0) {
+            rc = writer_put_record(w, REC_FILE, w->codec_id, data, size, &f->record);
+            if (rc) {
+                free(f->name);
+                return rc;
+            }
+            if (blocktab_put(w->files, f->hash, f->record))
+                return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+        }
+    }
+    w->nfiles++;
+    return VMRP_OK;
+}
+
+void vmrp_writer_free(vmrp_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0 && !w->committed && !w->stream) {
+        /* Roll back to the last commit: bytes past it were never visible. */
+        if (w->created && w->path)
+            (void)unlink(w->path);
+        else if (ftruncate(w->fd, (off_t)w->base) == 0)
+            (void)io_sync(w->fd);
+    }
+    if (w->fd >= 0 && !w->stream)
+        close(w->fd);
+    vmrp_reader_free(w->prev);
+    for (size_t i = 0; i < w->ndisks; i++) {
+        free(w->disks[i].name);
+        free(w->disks[i].map_offsets);
+    }
+    free(w->disks);
+    for (size_t i = 0; i < w->nfiles; i++)
+        free(w->cfiles[i].name);
+    free(w->cfiles);
+    free(w->recs);
+    free(w->buf);
+    free(w->point_name);
+    free(w->meta);
+    free(w->path);
+    free(w->label);
+    blocktab_free(w->blocks);
+    blocktab_free(w->files);
+    codec_free(w->codec);
+    free(w);
+}

@@ -1,0 +1,172 @@
+/* writer_commit.c - the POINT record, the INDEX and the COMMIT that makes
+ * a point visible. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "writer_private.h"
+
+static size_t point_payload_size(const vmrp_writer *w, size_t name_len)
+{
+    size_t n = PT_FIXED_SIZE + name_len + w->meta_len;
+    for (size_t i = 0; i < w->ndisks; i++)
+        n += PD_FIXED_SIZE + strlen(w->disks[i].name) + (size_t)w->disks[i].nmaps * 8;
+    for (size_t i = 0; i < w->nfiles; i++)
+        n += PF_FIXED_SIZE + strlen(w->cfiles[i].name);
+    return n;
+}
+
+static unsigned char *put(unsigned char *p, const void *src, size_t n)
+{
+    memcpy(p, src, n);
+    return p + n;
+}
+
+static int write_point(vmrp_writer *w, uint64_t *offset)
+{
+    char default_name[32];
+    const char *name = w->point_name;
+    if (!name) {
+        snprintf(default_name, sizeof default_name, "point-%u", w->sequence);
+        name = default_name;
+        for (uint32_t k = 0; w->prev && k < w->prev->npoints; k++)
+            if (strcmp(w->prev->points[k].info.name, name) == 0)
+                return writer_fail(w, VMRP_E_EXISTS,
+                                   "%s: default name %s is taken by point %u; give --name",
+                                   w->label, name, k + 1);
+    }
+    const char *meta = w->meta ? w->meta : "{}";
+    size_t meta_len = w->meta ? w->meta_len : 2;
+    size_t name_len = strlen(name);
+    size_t saved = w->meta_len;
+    w->meta_len = meta_len;
+    size_t len = point_payload_size(w, name_len);
+    w->meta_len = saved;
+    if (len > POINT_RAW_MAX)
+        return writer_fail(w, VMRP_E_LIMIT, "%s: point metadata is %zu bytes; at most 32 MiB",
+                           w->label, len);
+    unsigned char *buf = calloc(1, len), *p = buf;
+    if (!buf)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    unsigned char id[ID_SIZE];
+    random_id(id);
+    memcpy(p + PT_OFF_ID, id, ID_SIZE);
+    le32_store(p + PT_OFF_SEQUENCE, w->sequence);
+    le32_store(p + PT_OFF_PARENT, w->sequence - 1);
+    le64_store(p + PT_OFF_TIME, (uint64_t)now_us());
+    p[PT_OFF_CONSISTENCY] = (unsigned char)w->consistency;
+    le32_store(p + PT_OFF_DISK_COUNT, (uint32_t)w->ndisks);
+    le32_store(p + PT_OFF_FILE_COUNT, (uint32_t)w->nfiles);
+    le32_store(p + PT_OFF_NAME_SIZE, (uint32_t)name_len);
+    le32_store(p + PT_OFF_META_SIZE, (uint32_t)meta_len);
+    p = put(p + PT_FIXED_SIZE, name, name_len);
+    p = put(p, meta, meta_len);
+    for (size_t i = 0; i < w->ndisks; i++) {
+        const new_disk *d = &w->disks[i];
+        size_t dn = strlen(d->name);
+        memcpy(p + PD_OFF_FAMILY_ID, d->family_id, ID_SIZE);
+        le64_store(p + PD_OFF_DISK_SIZE, d->size);
+        le32_store(p + PD_OFF_SECTOR_SIZE, d->sector_size);
+        le32_store(p + PD_OFF_FLAGS, d->excluded ? DISK_FLAG_EXCLUDED : 0);
+        le64_store(p + PD_OFF_CHANGED, d->changed);
+        le64_store(p + PD_OFF_STORED, d->stored_bytes);
+        le32_store(p + PD_OFF_MAP_COUNT, d->nmaps);
+        le32_store(p + PD_OFF_NAME_SIZE, (uint32_t)dn);
+        p = put(p + PD_FIXED_SIZE, d->name, dn);
+        for (uint32_t m = 0; m < d->nmaps; m++, p += 8)
+            le64_store(p, d->map_offsets[m]);
+    }
+    for (size_t i = 0; i < w->nfiles; i++) {
+        const new_file *f = &w->cfiles[i];
+        size_t fn = strlen(f->name);
+        le32_store(p + PF_OFF_MODE, f->mode);
+        le32_store(p + PF_OFF_NAME_SIZE, (uint32_t)fn);
+        le64_store(p + PF_OFF_FILE_SIZE, f->size);
+        le64_store(p + PF_OFF_RECORD, f->record);
+        memcpy(p + PF_OFF_HASH, f->hash, HASH_SIZE);
+        p = put(p + PF_FIXED_SIZE, f->name, fn);
+    }
+    int rc = writer_put_record(w, REC_POINT, w->codec_id, buf, len, offset);
+    free(buf);
+    return rc;
+}
+
+static int write_index(vmrp_writer *w, uint64_t point_offset, commit_info *c)
+{
+    size_t len = IX_HEADER_SIZE + w->nrecs * IX_ENTRY_SIZE;
+    size_t total = RH_SIZE + len;
+    unsigned char *buf = calloc(1, total);
+    if (!buf)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    unsigned char *p = buf + RH_SIZE;
+    le32_store(p + IX_OFF_ENTRY_COUNT, (uint32_t)w->nrecs);
+    le64_store(p + IX_OFF_POINT_OFFSET, point_offset);
+    for (size_t i = 0; i < w->nrecs; i++) {
+        unsigned char *e = p + IX_HEADER_SIZE + i * IX_ENTRY_SIZE;
+        le64_store(e + IXE_OFF_OFFSET, w->recs[i].offset);
+        le32_store(e + IXE_OFF_SIZE, w->recs[i].size);
+        e[IXE_OFF_TYPE] = w->recs[i].type;
+        memcpy(e + IXE_OFF_HASH, w->recs[i].hash, HASH_SIZE);
+    }
+    record_header h = {REC_INDEX, CODEC_NONE, 0, (uint32_t)len, (uint32_t)len};
+    record_header_encode(buf, &h);
+    hash_buf(c->index_hash, buf, total);
+    c->index_offset = w->pos;
+    c->index_size = total;
+    int rc = io_write_full(w->fd, buf, total);
+    free(buf);
+    if (rc)
+        return writer_fail(w, VMRP_E_IO, "%s: write error at offset %llu: %s", w->label,
+                           (unsigned long long)w->pos, strerror(-rc));
+    w->pos += total;
+    w->stats.bytes_written += total;
+    return VMRP_OK;
+}
+
+static int sync_or_fail(vmrp_writer *w)
+{
+    if (w->stream)
+        return VMRP_OK;
+    int rc = io_sync(w->fd);
+    return rc ? writer_fail(w, VMRP_E_IO, "%s: cannot flush to stable storage: %s", w->label,
+                            strerror(-rc))
+              : VMRP_OK;
+}
+
+int vmrp_writer_commit(vmrp_writer *w)
+{
+    int rc = writer_ready(w);
+    if (rc)
+        return rc;
+    uint64_t point_offset = 0;
+    commit_info c;
+    memset(&c, 0, sizeof c);
+    c.segment_offset = w->base;
+    if ((rc = write_point(w, &point_offset)) != 0 || (rc = write_index(w, point_offset, &c)) != 0)
+        return rc;
+    /* The segment must be durable before the commit that makes it visible,
+     * or a crash could leave a commit naming bytes that never arrived. */
+    if ((rc = sync_or_fail(w)) != 0)
+        return rc;
+    c.sequence = w->sequence;
+    c.point_count = w->sequence;
+    c.commit_offset = w->pos;
+    c.prev_offset = w->prev_commit_offset;
+    memcpy(c.prev_hash, w->prev_commit_hash, HASH_SIZE);
+    hash_buf(c.header_hash, w->header, FH_SIZE);
+    c.time_us = now_us();
+    unsigned char rec[CM_RECORD_SIZE];
+    commit_encode(rec, &c);
+    rc = io_write_full(w->fd, rec, sizeof rec);
+    if (rc)
+        return writer_fail(w, VMRP_E_IO, "%s: write error at offset %llu: %s", w->label,
+                           (unsigned long long)w->pos, strerror(-rc));
+    w->pos += sizeof rec;
+    w->stats.bytes_written += sizeof rec;
+    if ((rc = sync_or_fail(w)) != 0)
+        return rc;
+    w->committed = 1;
+    w->stats.sequence = w->sequence;
+    w->stats.point_count = w->sequence;
+    return VMRP_OK;
+}

@@ -1,0 +1,76 @@
+/* writer_private.h - the writer handle, shared by writer*.c only. */
+#ifndef VMRP_WRITER_PRIVATE_H
+#define VMRP_WRITER_PRIVATE_H
+
+#include "vmrp_private.h"
+
+typedef struct {
+    char *name;
+    unsigned char family_id[ID_SIZE];
+    uint64_t size;
+    uint32_t sector_size;
+    int excluded;
+    uint64_t changed;
+    uint64_t stored_bytes;
+    uint64_t *map_offsets;
+    uint32_t nmaps;
+} new_disk;
+
+typedef struct {
+    char *name;
+    uint32_t mode;
+    uint64_t size;
+    uint64_t record;
+    unsigned char hash[HASH_SIZE];
+} new_file;
+
+struct vmrp_writer_s {
+    vmrp_err err;
+    int fd;
+    int stream;    /* sequential descriptor: no lock, no seek, no fsync */
+    int created;   /* this writer made the file: remove it on rollback */
+    int failed;
+    int committed;
+    char *path;
+    char *label;
+    vmrp_reader *prev; /* the collection as committed, NULL when new */
+    unsigned char header[FH_SIZE];
+    uint32_t block_size;
+    uint32_t requested_block_size;
+    uint32_t max_points;
+    int codec_id;
+    int level;
+    uint32_t sequence;
+    uint64_t prev_commit_offset;
+    unsigned char prev_commit_hash[HASH_SIZE];
+    uint64_t base; /* end of the last commit: where this segment starts */
+    uint64_t pos;  /* where the next record goes */
+    blocktab *blocks; /* Block_Id -> BLOCK record, whole collection */
+    blocktab *files;  /* Content_Hash -> FILE record */
+    rec_ref *recs;    /* this segment's records, for the index */
+    size_t nrecs, caprecs;
+    char *point_name;
+    int consistency;
+    char *meta;
+    size_t meta_len;
+    new_disk *disks;
+    size_t ndisks, capdisks;
+    new_file *cfiles;
+    size_t nfiles, capfiles;
+    codec_ctx *codec;
+    unsigned char *buf; /* record being written */
+    size_t bufcap;
+    vmrp_writer_stats stats;
+    vmrp_progress_fn progress;
+    void *progress_ctx;
+    uint64_t progress_total;
+    uint64_t progress_done;
+};
+
+int writer_fail(vmrp_writer *w, int code, const char *fmt, ...) VMRP_PRINTF(3, 4);
+int writer_ready(vmrp_writer *w);
+/* Compress (with `codec`), frame, hash, index and append one record. */
+int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, size_t raw_len,
+                      uint64_t *offset);
+
+#endif

@@ -1,0 +1,55 @@
+/* cli.h - what the subcommands share: exit codes, messages, progress,
+ * JSON output. Format logic lives in libvmrp, never here. */
+#ifndef VMRP_CLI_H
+#define VMRP_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vmrp.h"
+
+/* Exit codes of DESIGN.md section 5; scripts depend on them. */
+enum {
+    EXIT_OK = 0,
+    EXIT_DAMAGED = 1,
+    EXIT_USAGE = 2,
+    EXIT_RUNTIME = 3,
+    EXIT_KEY = 4,
+    EXIT_LOCKED = 5
+};
+
+/* The one place that maps library errors to exit codes. */
+int cli_exit_code(int vmrp_rc);
+
+/* "vmrp CMD: message" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a usage error plus a hint to --help; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Progress meter on stderr, only when it is a terminal and not quiet. */
+typedef struct {
+    int enabled;
+    const char *what;
+    double start;
+    double last;
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *what, int quiet);
+void cli_progress_cb(void *ctx, uint64_t done, uint64_t total);
+void cli_progress_done(cli_progress *p);
+
+/* JSON output helpers. */
+void json_string(FILE *f, const char *s);
+void json_uuid(FILE *f, const unsigned char id[16]);
+void json_time(FILE *f, int64_t time_us);
+void json_hex(FILE *f, const unsigned char *bytes, size_t n);
+
+/* "64K", "1M", "4096" -> bytes; 0 on success. */
+int cli_parse_size(const char *s, uint64_t *out);
+/* Human-readable size ("1.5 GiB"). */
+const char *cli_human(uint64_t bytes, char buf[32]);
+
+/* Read a whole small file (config, JSON) with a size cap. */
+int cli_read_file(const char *path, size_t max, char **data, size_t *size, char *err,
+                  size_t errlen);
+
+#endif

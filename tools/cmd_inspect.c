@@ -1,0 +1,156 @@
+/* cmd_inspect.c - vmrp inspect: the points of an archive, as text or JSON. */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+const char inspect_usage[] =
+    "usage: vmrp inspect ARCHIVE [POINT] [--json]\n\n"
+    "Lists the restore point collection and its points: disks with sizes, changed\n"
+    "blocks and stored bytes, excluded disks, and config files. POINT (a name, a\n"
+    "sequence number or 'latest') limits the listing to one point.\n\n"
+    "  --json    one JSON object: formatVersion, restorePointCollectionId,\n"
+    "            blockSize, maxPoints, timeCreated, restorePoints[...]\n";
+
+static void print_point_json(const vmrp_reader *r, const vmrp_point_info *p)
+{
+    printf("{\"name\":");
+    json_string(stdout, p->name);
+    printf(",\"id\":");
+    json_uuid(stdout, p->id);
+    printf(",\"sequence\":%u,\"timeCreated\":", p->sequence);
+    json_time(stdout, p->time_created_us);
+    printf(",\"consistencyMode\":\"%s\",\"parent\":", vmrp_consistency_name(p->consistency));
+    if (p->parent_sequence)
+        json_string(stdout, vmrp_reader_point(r, p->parent_sequence - 1)->name);
+    else
+        printf("null");
+    printf(",\"excludeDisks\":[");
+    int first = 1;
+    for (uint32_t d = 0; d < p->disk_count; d++)
+        if (p->disks[d].excluded) {
+            printf(first ? "" : ",");
+            json_string(stdout, p->disks[d].name);
+            first = 0;
+        }
+    printf("],\"sourceMetadata\":%s,\"configFiles\":[", p->source_metadata);
+    for (uint32_t f = 0; f < p->config_file_count; f++) {
+        printf(f ? ",{\"name\":" : "{\"name\":");
+        json_string(stdout, p->config_files[f].name);
+        printf(",\"mode\":\"%04o\",\"size\":%llu}", p->config_files[f].mode,
+               (unsigned long long)p->config_files[f].size);
+    }
+    printf("],\"diskRestorePoints\":[");
+    first = 1;
+    for (uint32_t d = 0; d < p->disk_count; d++) {
+        const vmrp_disk_info *di = &p->disks[d];
+        if (di->excluded)
+            continue;
+        printf(first ? "{\"diskName\":" : ",{\"diskName\":");
+        first = 0;
+        json_string(stdout, di->name);
+        printf(",\"familyId\":");
+        json_uuid(stdout, di->family_id);
+        printf(",\"diskSizeBytes\":%llu,\"logicalSectorSize\":%u,\"changedBlocks\":%llu,"
+               "\"storedBytes\":%llu}",
+               (unsigned long long)di->size_bytes, di->sector_size,
+               (unsigned long long)di->changed_blocks, (unsigned long long)di->stored_bytes);
+    }
+    printf("]}");
+}
+
+static void print_point_text(const vmrp_reader *r, const vmrp_point_info *p, uint32_t bs)
+{
+    char t[32], id[37], h1[32], h2[32];
+    vmrp_time_format(p->time_created_us, t);
+    vmrp_uuid_format(p->id, id);
+    printf("\npoint %u: %s\n", p->sequence, p->name);
+    printf("  id:           %s\n  created:      %s\n  consistency:  %s\n", id, t,
+           vmrp_consistency_name(p->consistency));
+    printf("  parent:       %s\n",
+           p->parent_sequence ? vmrp_reader_point(r, p->parent_sequence - 1)->name : "(none: full)");
+    printf("  VM config:    %zu bytes of JSON\n", p->source_metadata_size);
+    for (uint32_t d = 0; d < p->disk_count; d++) {
+        const vmrp_disk_info *di = &p->disks[d];
+        vmrp_uuid_format(di->family_id, id);
+        if (di->excluded) {
+            printf("  disk %-12s excluded\n", di->name);
+            continue;
+        }
+        printf("  disk %-12s %s (%llu bytes, sector %u), %llu blocks changed (%s), %s stored, family %s\n",
+               di->name, cli_human(di->size_bytes, h1), (unsigned long long)di->size_bytes,
+               di->sector_size, (unsigned long long)di->changed_blocks,
+               cli_human(di->changed_blocks * bs, h2), cli_human(di->stored_bytes, t), id);
+    }
+    for (uint32_t f = 0; f < p->config_file_count; f++)
+        printf("  config file  %s (%llu bytes, mode %04o)\n", p->config_files[f].name,
+               (unsigned long long)p->config_files[f].size, p->config_files[f].mode);
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int json = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'j')
+            json = 1;
+        else if (c == 'h') {
+            fputs(inspect_usage, stdout);
+            return EXIT_OK;
+        } else
+            return cli_usage_error("inspect", "unknown option");
+    }
+    if (optind >= argc || argc - optind > 2)
+        return cli_usage_error("inspect", optind >= argc ? "ARCHIVE is missing" : "too many arguments");
+    const char *archive = argv[optind];
+    const char *spec = argc - optind == 2 ? argv[optind + 1] : NULL;
+    vmrp_reader *r = vmrp_reader_new();
+    if (!r)
+        return EXIT_RUNTIME;
+    int rc = vmrp_reader_open(r, archive);
+    uint32_t only = 0;
+    if (rc == VMRP_OK && spec)
+        rc = vmrp_reader_find_point(r, spec, &only);
+    if (rc != VMRP_OK) {
+        cli_error("inspect", "%s", vmrp_reader_error_string(r));
+        vmrp_reader_free(r);
+        return cli_exit_code(rc);
+    }
+    const vmrp_collection_info *ci = vmrp_reader_collection(r);
+    uint32_t n = vmrp_reader_point_count(r);
+    uint32_t from = spec ? only : 0, to = spec ? only + 1 : n;
+    if (json) {
+        printf("{\"formatVersion\":\"%u.%u\",\"restorePointCollectionId\":", ci->format_major,
+               ci->format_minor);
+        json_uuid(stdout, ci->collection_id);
+        printf(",\"blockSize\":%u,\"maxPoints\":%u,\"timeCreated\":", ci->block_size, ci->max_points);
+        json_time(stdout, ci->time_created_us);
+        printf(",\"pointCount\":%u,\"headHash\":", n);
+        json_hex(stdout, ci->head_hash, 32);
+        printf(",\"uncommittedTailBytes\":%llu,\"restorePoints\":[",
+               (unsigned long long)(ci->file_size - ci->committed_size));
+        for (uint32_t i = from; i < to; i++) {
+            if (i > from)
+                putchar(',');
+            print_point_json(r, vmrp_reader_point(r, i));
+        }
+        printf("]}\n");
+    } else {
+        char id[37], t[32];
+        vmrp_uuid_format(ci->collection_id, id);
+        vmrp_time_format(ci->time_created_us, t);
+        printf("archive:     %s\nformat:      %u.%u\ncollection:  %s\ncreated:     %s\n"
+               "block size:  %u\npoints:      %u of at most %u\n",
+               archive, ci->format_major, ci->format_minor, id, t, ci->block_size, n, ci->max_points);
+        if (ci->file_size > ci->committed_size)
+            printf("warning:     %llu bytes after the last commit (an interrupted append)\n",
+                   (unsigned long long)(ci->file_size - ci->committed_size));
+        for (uint32_t i = from; i < to; i++)
+            print_point_text(r, vmrp_reader_point(r, i), ci->block_size);
+    }
+    vmrp_reader_free(r);
+    return EXIT_OK;
+}

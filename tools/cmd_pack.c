@@ -1,0 +1,326 @@
+/* cmd_pack.c - vmrp pack: create an archive or append a restore point. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "config_input.h"
+
+const char pack_usage[] =
+    "usage: vmrp pack ARCHIVE --disk NAME=PATH [--disk NAME=PATH ...] [--config VM.json]\n"
+    "                 [--config-file PATH ...] [--name POINT] [--exclude-disk NAME ...]\n"
+    "                 [--consistency crash|filesystem|application] [--block-size SIZE]\n"
+    "                 [--compress zstd[:LEVEL]|zlib[:LEVEL]|none] [--max-points N]\n"
+    "                 [--json] [--quiet]\n\n"
+    "Creates ARCHIVE with a first, full restore point, or appends a point that stores\n"
+    "only the blocks changed since the latest one. ARCHIVE '-' streams a new archive\n"
+    "to stdout.\n\n"
+    "  --disk NAME=PATH        a raw image file or block device (repeatable)\n"
+    "  --config VM.json        the VM configuration, a JSON object (sourceMetadata)\n"
+    "  --config-file PATH      a file, a directory, or an archive of files (tar, zip,\n"
+    "                          cpio, ...) kept with names and modes (repeatable)\n"
+    "  --name POINT            point name (default point-N)\n"
+    "  --exclude-disk NAME     record the disk as excluded, store nothing (repeatable)\n"
+    "  --consistency MODE      crash (default), filesystem or application\n"
+    "  --block-size SIZE       4K..4M, power of two, default 64K (new archives only)\n"
+    "  --compress CODEC        zstd[:1-19] (default zstd:3), zlib[:1-9] or none\n"
+    "  --max-points N          point limit of a new archive, 1..65535 (default 200)\n"
+    "  --json                  print a JSON summary of the new point\n"
+    "  --quiet                 no progress on stderr\n";
+
+typedef struct {
+    const char *name;
+    const char *path;
+} disk_arg;
+
+static int parse_codec(const char *s, int *codec, int *level)
+{
+    const char *colon = strchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    *level = 0;
+    if (n == 4 && strncmp(s, "zstd", 4) == 0)
+        *codec = VMRP_CODEC_ZSTD;
+    else if (n == 4 && strncmp(s, "zlib", 4) == 0)
+        *codec = VMRP_CODEC_ZLIB;
+    else if (n == 4 && strncmp(s, "none", 4) == 0 && !colon)
+        *codec = VMRP_CODEC_NONE;
+    else
+        return -1;
+    if (colon) {
+        char *end = NULL;
+        long l = strtol(colon + 1, &end, 10);
+        int max = *codec == VMRP_CODEC_ZSTD ? 19 : 9;
+        if (!*(colon + 1) || *end || l < 1 || l > max)
+            return -1;
+        *level = (int)l;
+    }
+    return 0;
+}
+
+static int parse_consistency(const char *s)
+{
+    if (strcmp(s, "crash") == 0)
+        return VMRP_CONSISTENCY_CRASH;
+    if (strcmp(s, "filesystem") == 0)
+        return VMRP_CONSISTENCY_FILESYSTEM;
+    if (strcmp(s, "application") == 0)
+        return VMRP_CONSISTENCY_APPLICATION;
+    return 0;
+}
+
+static void print_json(const char *archive, const vmrp_writer_stats *st, const char *name)
+{
+    printf("{\"archive\":");
+    json_string(stdout, archive);
+    printf(",\"created\":%s,\"sequence\":%u,\"pointCount\":%u,\"name\":", st->created ? "true" : "false",
+           st->sequence, st->point_count);
+    json_string(stdout, name);
+    printf(",\"bytesRead\":%llu,\"changedBlocks\":%llu,\"newBlocks\":%llu,\"dedupBlocks\":%llu,"
+           "\"bytesWritten\":%llu,\"droppedTailBytes\":%llu}\n",
+           (unsigned long long)st->bytes_read, (unsigned long long)st->changed_blocks,
+           (unsigned long long)st->new_blocks, (unsigned long long)st->dedup_blocks,
+           (unsigned long long)st->bytes_written, (unsigned long long)st->dropped_tail);
+}
+
+static int fail_writer(vmrp_writer *w, int rc)
+{
+    cli_error("pack", "%s", vmrp_writer_error_string(w));
+    return cli_exit_code(rc);
+}
+
+int cmd_pack(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"disk", required_argument, 0, 'd'},        {"config", required_argument, 0, 'c'},
+        {"config-file", required_argument, 0, 'f'}, {"name", required_argument, 0, 'n'},
+        {"exclude-disk", required_argument, 0, 'x'}, {"consistency", required_argument, 0, 'C'},
+        {"block-size", required_argument, 0, 'b'},  {"compress", required_argument, 0, 'z'},
+        {"max-points", required_argument, 0, 'm'},  {"json", no_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    disk_arg disks[256];
+    const char *excluded[256];
+    const char *config_files[1024];
+    size_t ndisks = 0, nexcluded = 0, nconfig_files = 0;
+    const char *config = NULL, *name = NULL;
+    int consistency = 0, json = 0, quiet = 0;
+    vmrp_writer_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.codec = VMRP_CODEC_ZSTD;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': {
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1])
+                return cli_usage_error("pack", "--disk takes NAME=PATH, not '%s'", optarg);
+            if (ndisks == 256)
+                return cli_usage_error("pack", "at most 256 disks");
+            char *nm = strndup(optarg, (size_t)(eq - optarg));
+            if (!vmrp_disk_name_valid(nm)) {
+                cli_usage_error("pack", "disk name '%s' is not valid: 1..64 of [A-Za-z0-9._-], not starting with '.'", nm);
+                free(nm);
+                return EXIT_USAGE;
+            }
+            for (size_t i = 0; i < ndisks; i++)
+                if (strcmp(disks[i].name, nm) == 0) {
+                    cli_usage_error("pack", "disk name '%s' is given twice", nm);
+                    free(nm);
+                    return EXIT_USAGE;
+                }
+            disks[ndisks].name = nm;
+            disks[ndisks++].path = eq + 1;
+            break;
+        }
+        case 'c':
+            config = optarg;
+            break;
+        case 'f':
+            if (nconfig_files == 1024)
+                return cli_usage_error("pack", "at most 1024 --config-file options");
+            config_files[nconfig_files++] = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'x':
+            if (nexcluded == 256)
+                return cli_usage_error("pack", "at most 256 excluded disks");
+            excluded[nexcluded++] = optarg;
+            break;
+        case 'C':
+            if (!(consistency = parse_consistency(optarg)))
+                return cli_usage_error("pack", "--consistency is crash, filesystem or application, not '%s'", optarg);
+            break;
+        case 'b': {
+            uint64_t bs;
+            if (cli_parse_size(optarg, &bs) || bs < 4096 || bs > (4u << 20) || (bs & (bs - 1)))
+                return cli_usage_error("pack", "--block-size must be a power of two from 4K to 4M, not '%s'", optarg);
+            opts.block_size = (uint32_t)bs;
+            break;
+        }
+        case 'z':
+            if (parse_codec(optarg, &opts.codec, &opts.level))
+                return cli_usage_error("pack", "--compress takes zstd[:1-19], zlib[:1-9] or none, not '%s'", optarg);
+            break;
+        case 'm': {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 65535)
+                return cli_usage_error("pack", "--max-points takes 1..65535, not '%s'", optarg);
+            opts.max_points = (uint32_t)v;
+            break;
+        }
+        case 'j':
+            json = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(pack_usage, stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("pack", "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        return cli_usage_error("pack", optind >= argc ? "ARCHIVE is missing" : "one ARCHIVE only");
+    const char *archive = argv[optind];
+    if (ndisks == 0 && nexcluded == 0)
+        return cli_usage_error("pack", "give at least one --disk NAME=PATH");
+    for (size_t i = 0; i < nexcluded; i++) {
+        if (!vmrp_disk_name_valid(excluded[i]))
+            return cli_usage_error("pack", "--exclude-disk '%s' is not a valid disk name", excluded[i]);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(excluded[k], excluded[i]) == 0)
+                return cli_usage_error("pack", "--exclude-disk %s is given twice", excluded[i]);
+    }
+    int stream = strcmp(archive, "-") == 0;
+    if (stream && json)
+        return cli_usage_error("pack", "--json cannot share stdout with a streamed archive");
+    if (stream && isatty(STDOUT_FILENO))
+        return cli_usage_error("pack", "refusing to write an archive to a terminal");
+
+    /* Every input is opened and checked before the archive is touched. */
+    int status = EXIT_OK;
+    int fds[256];
+    uint64_t total = 0;
+    size_t opened = 0;
+    char *meta = NULL;
+    size_t meta_len = 0;
+    config_set files = {0};
+    char err[512];
+    for (; opened < ndisks; opened++) {
+        int excluded_too = 0;
+        for (size_t k = 0; k < nexcluded; k++)
+            excluded_too |= strcmp(excluded[k], disks[opened].name) == 0;
+        fds[opened] = -1;
+        if (excluded_too)
+            continue; /* recorded as excluded, never read */
+        fds[opened] = open(disks[opened].path, O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (fds[opened] < 0 || fstat(fds[opened], &st) != 0) {
+            cli_error("pack", "disk %s: %s: %s", disks[opened].name, disks[opened].path, strerror(errno));
+            status = EXIT_RUNTIME;
+            opened++;
+            goto out;
+        }
+        if (S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_size;
+        else if (!S_ISBLK(st.st_mode)) {
+            cli_error("pack", "disk %s: %s is not a regular file or a block device", disks[opened].name,
+                      disks[opened].path);
+            status = EXIT_RUNTIME;
+            opened++;
+            goto out;
+        }
+    }
+    if (config) {
+        if (cli_read_file(config, 16u << 20, &meta, &meta_len, err, sizeof err)) {
+            cli_error("pack", "--config %s", err);
+            status = EXIT_RUNTIME;
+            goto out;
+        }
+        size_t at = 0;
+        if (vmrp_json_validate(meta, meta_len, 1, &at) != VMRP_OK) {
+            cli_error("pack", "--config %s: not a JSON object (error at byte %zu)", config, at);
+            status = EXIT_RUNTIME;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < nconfig_files; i++)
+        if (config_set_add(&files, config_files[i], err, sizeof err)) {
+            cli_error("pack", "--config-file %s", err);
+            status = EXIT_RUNTIME;
+            goto out;
+        }
+
+    vmrp_writer *w = vmrp_writer_new();
+    if (!w) {
+        cli_error("pack", "out of memory");
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    cli_progress prog;
+    cli_progress_init(&prog, "pack", quiet);
+    vmrp_writer_set_progress(w, cli_progress_cb, &prog);
+    vmrp_writer_set_progress_total(w, total);
+    int rc = stream ? vmrp_writer_open_stream(w, STDOUT_FILENO, "stdout", &opts)
+                    : vmrp_writer_open(w, archive, &opts);
+    vmrp_writer_stats st;
+    if (rc == VMRP_OK) {
+        vmrp_writer_get_stats(w, &st);
+        if (st.dropped_tail)
+            cli_error("pack", "%s: removed %llu bytes of an interrupted append after the last commit",
+                      archive, (unsigned long long)st.dropped_tail);
+        rc = vmrp_writer_set_point(w, name, consistency);
+    }
+    if (rc == VMRP_OK && meta)
+        rc = vmrp_writer_set_source_metadata(w, meta, meta_len);
+    for (size_t i = 0; rc == VMRP_OK && i < files.count; i++)
+        rc = vmrp_writer_add_config_file(w, files.items[i].name, files.items[i].mode,
+                                         files.items[i].data, files.items[i].size);
+    for (size_t i = 0; rc == VMRP_OK && i < ndisks; i++)
+        if (fds[i] >= 0)
+            rc = vmrp_writer_add_disk(w, disks[i].name, fds[i], disks[i].path);
+    for (size_t i = 0; rc == VMRP_OK && i < nexcluded; i++)
+        rc = vmrp_writer_exclude_disk(w, excluded[i]);
+    if (rc == VMRP_OK)
+        rc = vmrp_writer_commit(w);
+    cli_progress_done(&prog);
+    if (rc != VMRP_OK) {
+        status = fail_writer(w, rc);
+    } else {
+        vmrp_writer_get_stats(w, &st);
+        char a[32], b[32];
+        char default_name[32];
+        snprintf(default_name, sizeof default_name, "point-%u", st.sequence);
+        if (json)
+            print_json(archive, &st, name ? name : default_name);
+        else if (!quiet)
+            fprintf(stderr, "vmrp pack: %s: point %u '%s' committed (%s): %llu changed blocks, "
+                            "%llu stored, %llu deduplicated; read %s, wrote %s\n",
+                    stream ? "stdout" : archive, st.sequence, name ? name : default_name,
+                    st.created ? "new archive" : "incremental", (unsigned long long)st.changed_blocks,
+                    (unsigned long long)st.new_blocks, (unsigned long long)st.dedup_blocks,
+                    cli_human(st.bytes_read, a), cli_human(st.bytes_written, b));
+    }
+    vmrp_writer_free(w);
+out:
+    for (size_t i = 0; i < opened; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    for (size_t i = 0; i < ndisks; i++)
+        free((char *)disks[i].name);
+    free(meta);
+    config_set_free(&files);
+    return status;
+}

@@ -1,0 +1,142 @@
+/* tar_output.c - a restore point as one pax tar, for hosts without vmrp.
+ * Disks become sparse entries: their holes take no space in the tar. */
+#include "tar_output.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    struct archive *a;
+    uint64_t pos;
+    const unsigned char *zeros;
+    size_t zeros_len;
+} tar_sink;
+
+/* libarchive's pax writer takes the whole logical stream and skips the
+ * bytes that fall in holes, so holes are fed from one zero buffer. */
+static int feed_zeros(tar_sink *s, uint64_t upto)
+{
+    while (s->pos < upto) {
+        size_t n = upto - s->pos < s->zeros_len ? (size_t)(upto - s->pos) : s->zeros_len;
+        if (archive_write_data(s->a, s->zeros, n) < 0)
+            return VMRP_E_IO;
+        s->pos += n;
+    }
+    return VMRP_OK;
+}
+
+static int tar_block(void *ctx, uint64_t off, const void *data, size_t len)
+{
+    tar_sink *s = ctx;
+    int rc = feed_zeros(s, off);
+    if (rc)
+        return rc;
+    if (archive_write_data(s->a, data, len) < 0)
+        return VMRP_E_IO;
+    s->pos = off + len;
+    return VMRP_OK;
+}
+
+static struct archive_entry *entry_for(const char *name, uint32_t mode, uint64_t size, time_t mtime)
+{
+    struct archive_entry *e = archive_entry_new();
+    if (!e)
+        return NULL;
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, mode);
+    archive_entry_set_size(e, (la_int64_t)size);
+    archive_entry_set_mtime(e, mtime, 0);
+    return e;
+}
+
+static int put_file(struct archive *a, const char *name, uint32_t mode, const void *data,
+                    size_t size, time_t mtime, char *err, size_t errlen)
+{
+    struct archive_entry *e = entry_for(name, mode, size, mtime);
+    int ok = e && archive_write_header(a, e) == ARCHIVE_OK &&
+             (size == 0 || archive_write_data(a, data, size) == (la_ssize_t)size);
+    archive_entry_free(e);
+    if (!ok) {
+        snprintf(err, errlen, "tar entry %s: %s", name, archive_error_string(a));
+        return VMRP_E_IO;
+    }
+    return VMRP_OK;
+}
+
+int tar_write_point(vmrp_reader *r, uint32_t index, int fd, char *err, size_t errlen)
+{
+    const vmrp_point_info *p = vmrp_reader_point(r, index);
+    time_t mtime = (time_t)(p->time_created_us / 1000000);
+    struct archive *a = archive_write_new();
+    const size_t zeros_len = 64u << 20;
+    unsigned char *zeros = calloc(1, zeros_len); /* never written: stays unbacked */
+    int rc = VMRP_OK;
+    if (!a || !zeros || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+        archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+        snprintf(err, errlen, "cannot start the tar: %s", a ? archive_error_string(a) : "out of memory");
+        rc = VMRP_E_IO;
+        goto out;
+    }
+    rc = put_file(a, "vm.json", 0644, p->source_metadata, p->source_metadata_size, mtime, err, errlen);
+    for (uint32_t f = 0; rc == VMRP_OK && f < p->config_file_count; f++) {
+        void *data = NULL;
+        size_t size = 0;
+        char name[4200];
+        rc = vmrp_reader_read_config_file(r, index, f, &data, &size);
+        if (rc) {
+            snprintf(err, errlen, "%s", vmrp_reader_error_string(r));
+            break;
+        }
+        snprintf(name, sizeof name, "config/%s", p->config_files[f].name);
+        rc = put_file(a, name, p->config_files[f].mode, data, size, mtime, err, errlen);
+        free(data);
+    }
+    for (uint32_t d = 0; rc == VMRP_OK && d < p->disk_count; d++) {
+        const vmrp_disk_info *di = &p->disks[d];
+        if (di->excluded)
+            continue;
+        vmrp_extent *x = NULL;
+        size_t nx = 0;
+        rc = vmrp_reader_disk_extents(r, index, di->name, &x, &nx);
+        if (rc) {
+            snprintf(err, errlen, "%s", vmrp_reader_error_string(r));
+            break;
+        }
+        char name[128];
+        snprintf(name, sizeof name, "disks/%s.img", di->name);
+        struct archive_entry *e = entry_for(name, 0644, di->size_bytes, mtime);
+        for (size_t i = 0; e && i < nx; i++)
+            archive_entry_sparse_add_entry(e, (la_int64_t)x[i].offset, (la_int64_t)x[i].length);
+        if (e && nx == 0)
+            archive_entry_sparse_add_entry(e, 0, 0); /* all holes */
+        free(x);
+        if (!e || archive_write_header(a, e) != ARCHIVE_OK) {
+            snprintf(err, errlen, "tar entry %s: %s", name, archive_error_string(a));
+            archive_entry_free(e);
+            rc = VMRP_E_IO;
+            break;
+        }
+        archive_entry_free(e);
+        tar_sink s = {a, 0, zeros, zeros_len};
+        rc = vmrp_reader_read_disk(r, index, di->name, tar_block, &s);
+        if (rc == VMRP_OK)
+            rc = feed_zeros(&s, di->size_bytes);
+        if (rc)
+            snprintf(err, errlen, "disk %s: %s", di->name,
+                     rc == VMRP_E_IO ? archive_error_string(a) : vmrp_reader_error_string(r));
+    }
+    if (rc == VMRP_OK && archive_write_close(a) != ARCHIVE_OK) {
+        snprintf(err, errlen, "cannot finish the tar: %s", archive_error_string(a));
+        rc = VMRP_E_IO;
+    }
+out:
+    if (a)
+        archive_write_free(a);
+    free(zeros);
+    return rc;
+}
