@@ -231,7 +231,9 @@ VMRP_API int vmrp_writer_set_point(vmrp_writer *w, const char *name, int consist
 
 /**
  * Set the VM configuration (the point's sourceMetadata): a JSON object of at
- * most 16 MiB. It is checked to be valid JSON (RFC 8259).
+ * most 16 MiB. It is checked to be valid JSON (RFC 8259). A point appended
+ * without it keeps the latest point's VM configuration ("{}" for a first
+ * point).
  * @return ::VMRP_E_INPUT when it is not a JSON object.
  */
 VMRP_API int vmrp_writer_set_source_metadata(vmrp_writer *w, const char *json, size_t size);
@@ -242,6 +244,10 @@ VMRP_API int vmrp_writer_set_source_metadata(vmrp_writer *w, const char *json, s
  *             component, at most 4096 bytes, unique within the point.
  * @param mode permission bits (at most 07777).
  * @param size at most 64 MiB.
+ *
+ * Identical content is stored once per collection. A point appended without
+ * any call to this function keeps the latest point's configuration files
+ * (referenced, not stored again).
  */
 VMRP_API int vmrp_writer_add_config_file(vmrp_writer *w, const char *name, uint32_t mode,
                                          const void *data, size_t size) VMRP_CHECK_RESULT;

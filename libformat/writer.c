@@ -358,6 +358,7 @@ int vmrp_writer_add_config_file(vmrp_writer *w, const char *name, uint32_t mode,
     int rc = writer_ready(w);
     if (rc)
         return rc;
+    w->files_given = 1;
     if (!name || !name_config_valid(name, strlen(name)))
         return writer_fail(w, VMRP_E_INPUT,
                            "config file name '%s' is not a relative path without '.' or '..' parts",

@@ -1,5 +1,6 @@
 /* writer_commit.c - the POINT record, the INDEX and the COMMIT that makes
  * a point visible. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +36,10 @@ static int write_point(vmrp_writer *w, uint64_t *offset)
                                    "%s: default name %s is taken by point %u; give --name",
                                    w->label, name, k + 1);
     }
-    const char *meta = w->meta ? w->meta : "{}";
-    size_t meta_len = w->meta ? w->meta_len : 2;
+    const char *meta = w->meta;
+    size_t meta_len = w->meta_len;
     size_t name_len = strlen(name);
-    size_t saved = w->meta_len;
-    w->meta_len = meta_len;
     size_t len = point_payload_size(w, name_len);
-    w->meta_len = saved;
     if (len > POINT_RAW_MAX)
         return writer_fail(w, VMRP_E_LIMIT, "%s: point metadata is %zu bytes; at most 32 MiB",
                            w->label, len);
@@ -133,10 +131,47 @@ static int sync_or_fail(vmrp_writer *w)
               : VMRP_OK;
 }
 
+/* A point appended without a VM configuration or config files keeps the
+ * latest point's: the VM did not lose its configuration between points.
+ * The files are referenced, not stored again. */
+static int inherit_configuration(vmrp_writer *w)
+{
+    const point_meta *last = w->prev ? &w->prev->points[w->prev->npoints - 1] : NULL;
+    if (!w->meta) {
+        const char *src = last ? last->info.source_metadata : "{}";
+        size_t len = last ? last->info.source_metadata_size : 2;
+        if (!(w->meta = malloc(len + 1)))
+            return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+        memcpy(w->meta, src, len + 1);
+        w->meta_len = len;
+    }
+    if (!last || w->nfiles > 0 || w->files_given)
+        return VMRP_OK;
+    size_t n = last->info.config_file_count;
+    if (n == 0)
+        return VMRP_OK;
+    if (!(w->cfiles = calloc(n, sizeof *w->cfiles)))
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    w->capfiles = n;
+    for (size_t i = 0; i < n; i++) {
+        new_file *f = &w->cfiles[i];
+        if (!(f->name = strdup(last->info.config_files[i].name)))
+            return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+        w->nfiles++;
+        f->mode = last->info.config_files[i].mode;
+        f->size = last->info.config_files[i].size;
+        f->record = last->file_records[i];
+        memcpy(f->hash, last->file_hashes[i], HASH_SIZE);
+    }
+    return VMRP_OK;
+}
+
 int vmrp_writer_commit(vmrp_writer *w)
 {
     int rc = writer_ready(w);
     if (rc)
+        return rc;
+    if ((rc = inherit_configuration(w)) != 0)
         return rc;
     uint64_t point_offset = 0;
     commit_info c;

@@ -57,6 +57,7 @@ struct vmrp_writer_s {
     size_t ndisks, capdisks;
     new_file *cfiles;
     size_t nfiles, capfiles;
+    int files_given; /* config files were set for this point (maybe none) */
     codec_ctx *codec;
     unsigned char *buf; /* record being written */
     size_t bufcap;
