@@ -4,6 +4,12 @@
 
 #include "vmrp_private.h"
 
+/* The enum in vmrp.h is the documented truth; the list must agree with it. */
+#define VMRP_ERROR_CHECK_(name, value, text) \
+    _Static_assert(name == value, #name " differs between the enum and VMRP_ERROR_LIST");
+VMRP_ERROR_LIST(VMRP_ERROR_CHECK_)
+#undef VMRP_ERROR_CHECK_
+
 const char *vmrp_strerror(int code)
 {
     switch (code) {

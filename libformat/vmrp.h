@@ -58,6 +58,7 @@
 extern "C" {
 #endif
 
+/** @cond INTERNAL */
 #if defined(__GNUC__) && defined(VMRP_BUILDING_LIBRARY)
 #define VMRP_API __attribute__((visibility("default")))
 #else
@@ -69,14 +70,20 @@ extern "C" {
 #else
 #define VMRP_CHECK_RESULT
 #endif
+/** @endcond */
 
 /** @name Version of the library (not of the file format). */
 /**@{*/
+/** Library major version: changes when the API or ABI breaks. */
 #define VMRP_VERSION_MAJOR 0
+/** Library minor version: new functions, compatible. */
 #define VMRP_VERSION_MINOR 1
+/** Library release: fixes only. */
 #define VMRP_VERSION_RELEASE 0
+/** The version as one number, MAJOR*10000 + MINOR*100 + RELEASE. */
 #define VMRP_VERSION_NUMBER \
     (VMRP_VERSION_MAJOR * 10000 + VMRP_VERSION_MINOR * 100 + VMRP_VERSION_RELEASE)
+/** The version as a string. */
 #define VMRP_VERSION_STRING "0.1.0"
 /**@}*/
 
@@ -98,9 +105,30 @@ VMRP_API const char *vmrp_version_string(void);
 VMRP_API int vmrp_init(void) VMRP_CHECK_RESULT;
 
 /**
- * One list makes both the ::vmrp_error enum and vmrp_strerror().
- * X(name, value, description). Values are stable and never reused.
+ * Error codes returned by every function that can fail. Values are stable:
+ * a code is never renumbered or reused, new codes take new values.
  */
+typedef enum {
+    VMRP_OK = 0,              /**< success */
+    VMRP_E_USAGE = -1,        /**< invalid argument or call out of order */
+    VMRP_E_IO = -2,           /**< input/output error (read, write, fsync, space) */
+    VMRP_E_NOMEM = -3,        /**< out of memory */
+    VMRP_E_NOT_ARCHIVE = -4,  /**< the file is not a vmrp archive */
+    VMRP_E_VERSION = -5,      /**< unsupported format version or must-understand feature */
+    VMRP_E_CORRUPT = -6,      /**< the archive is damaged or was tampered with */
+    VMRP_E_LOCKED = -7,       /**< another writer holds the archive's lock */
+    VMRP_E_LIMIT = -8,        /**< a limit of the format or of the collection is reached */
+    VMRP_E_NOT_FOUND = -9,    /**< no such point, disk, file or path */
+    VMRP_E_EXISTS = -10,      /**< the name is already taken */
+    VMRP_E_KEY = -11,         /**< key or passphrase missing or wrong */
+    VMRP_E_INPUT = -12,       /**< invalid input data (a disk, a config file, JSON) */
+    VMRP_E_TORN = -13,        /**< the archive ends with an interrupted append */
+    VMRP_E_CRYPTO = -14       /**< the cryptographic library failed */
+} vmrp_error;
+
+/** @cond INTERNAL */
+/* The descriptions of vmrp_strerror(), one per code; error.c checks at
+ * compile time that this list and the enum agree. */
 #define VMRP_ERROR_LIST(X)                                                   \
     X(VMRP_OK, 0, "success")                                                 \
     X(VMRP_E_USAGE, -1, "invalid argument")                                  \
@@ -117,15 +145,12 @@ VMRP_API int vmrp_init(void) VMRP_CHECK_RESULT;
     X(VMRP_E_INPUT, -12, "invalid input")                                    \
     X(VMRP_E_TORN, -13, "archive ends with an interrupted append")           \
     X(VMRP_E_CRYPTO, -14, "cryptographic library failure")
-
-#define VMRP_ERROR_ENUM_ITEM_(name, value, text) name = value,
-/** Error codes returned by every function that can fail. */
-typedef enum { VMRP_ERROR_LIST(VMRP_ERROR_ENUM_ITEM_) VMRP_E_MIN_ = -15 } vmrp_error;
-#undef VMRP_ERROR_ENUM_ITEM_
+/** @endcond */
 
 /**
- * @return a static description of @p code ("unknown error" for a value not
- *         in ::VMRP_ERROR_LIST).
+ * @param code a ::vmrp_error value.
+ * @return a static description of @p code ("unknown error" for a value that
+ *         is not a ::vmrp_error).
  */
 VMRP_API const char *vmrp_strerror(int code);
 
@@ -202,6 +227,8 @@ VMRP_API vmrp_writer *vmrp_writer_new(void);
  * and the new point is incremental against the latest one. An interrupted
  * append found at the end of the file is removed (see
  * vmrp_writer_stats::dropped_tail); committed bytes are never rewritten.
+ * @param w    a new writer from vmrp_writer_new().
+ * @param path the archive file.
  * @param opts may be NULL for defaults.
  * @return ::VMRP_OK; ::VMRP_E_LOCKED; ::VMRP_E_LIMIT when the collection
  *         already holds its maximum number of points; ::VMRP_E_USAGE for a
@@ -215,17 +242,23 @@ VMRP_API int vmrp_writer_open(vmrp_writer *w, const char *path,
 /**
  * Start a new archive on a sequential file descriptor (a pipe or stdout).
  * Nothing is ever seeked; @p fd is not closed by the library.
+ * @param w     a new writer from vmrp_writer_new().
+ * @param fd    where the archive goes.
  * @param label name used in messages (for example "stdout").
+ * @param opts  may be NULL for defaults.
+ * @return ::VMRP_OK, ::VMRP_E_USAGE, ::VMRP_E_IO.
  */
 VMRP_API int vmrp_writer_open_stream(vmrp_writer *w, int fd, const char *label,
                                      const vmrp_writer_options *opts) VMRP_CHECK_RESULT;
 
 /**
  * Name the new point and set its consistency mode.
+ * @param w    an open writer.
  * @param name 1..255 bytes, unique in the collection, not all digits and not
  *             "latest" (those select points by number); NULL for the default
  *             "point-N".
  * @param consistency a ::vmrp_consistency value, or 0 for crash-consistent.
+ * @return ::VMRP_OK, ::VMRP_E_USAGE, ::VMRP_E_EXISTS (name taken).
  */
 VMRP_API int vmrp_writer_set_point(vmrp_writer *w, const char *name, int consistency);
 
@@ -240,14 +273,17 @@ VMRP_API int vmrp_writer_set_source_metadata(vmrp_writer *w, const char *json, s
 
 /**
  * Add a configuration file (libvirt XML, NVRAM, TPM state, ...) to the point.
+ * @param w    an open writer.
  * @param name relative path with '/' separators: no empty, "." or ".."
  *             component, at most 4096 bytes, unique within the point.
  * @param mode permission bits (at most 07777).
+ * @param data the content (may be NULL when @p size is 0).
  * @param size at most 64 MiB.
  *
  * Identical content is stored once per collection. A point appended without
  * any call to this function keeps the latest point's configuration files
  * (referenced, not stored again).
+ * @return ::VMRP_OK, ::VMRP_E_INPUT, ::VMRP_E_EXISTS, ::VMRP_E_LIMIT, ::VMRP_E_IO.
  */
 VMRP_API int vmrp_writer_add_config_file(vmrp_writer *w, const char *name, uint32_t mode,
                                          const void *data, size_t size) VMRP_CHECK_RESULT;
@@ -258,6 +294,7 @@ VMRP_API int vmrp_writer_add_config_file(vmrp_writer *w, const char *name, uint3
  * SEEK_DATA/SEEK_HOLE are not read; all-zero blocks are never stored;
  * blocks already stored anywhere in the collection are referenced, not
  * stored again.
+ * @param w    an open writer.
  * @param name disk name: 1..64 bytes of [A-Za-z0-9._-], not starting with
  *             '.', unique within the point.
  * @param fd   open for reading; not closed by the library.
@@ -390,6 +427,8 @@ VMRP_API const vmrp_point_info *vmrp_reader_point(const vmrp_reader *r, uint32_t
 
 /**
  * Find a point by name, by sequence number ("1" is the first) or "latest".
+ * @param r    an open reader.
+ * @param spec the name, number or "latest".
  * @param[out] index 0-based index for vmrp_reader_point().
  * @return ::VMRP_OK or ::VMRP_E_NOT_FOUND (with a message naming @p spec).
  */
@@ -436,14 +475,25 @@ typedef struct {
 /**
  * List the data extents (runs of non-zero blocks, cut at the disk size) of
  * disk @p disk_name at point @p index, for writers of sparse formats.
+ * @param r         an open reader.
+ * @param index     0-based point index.
+ * @param disk_name the disk.
  * @param[out] extents malloc'd array the caller frees with free().
+ * @param[out] count   number of extents.
+ * @return ::VMRP_OK, ::VMRP_E_NOT_FOUND, ::VMRP_E_CORRUPT, ::VMRP_E_IO.
  */
 VMRP_API int vmrp_reader_disk_extents(vmrp_reader *r, uint32_t index, const char *disk_name,
                                       vmrp_extent **extents, size_t *count) VMRP_CHECK_RESULT;
 
 /**
- * Read configuration file @p file_index of point @p index.
- * @param[out] data malloc'd buffer (the caller frees it), NULL when empty.
+ * Read configuration file @p file_index of point @p index. The content is
+ * checked against its Content_Hash before it is returned.
+ * @param r          an open reader.
+ * @param index      0-based point index.
+ * @param file_index index into vmrp_point_info::config_files.
+ * @param[out] data  malloc'd buffer (the caller frees it), NULL when empty.
+ * @param[out] size  its size in bytes.
+ * @return ::VMRP_OK, ::VMRP_E_NOT_FOUND, ::VMRP_E_CORRUPT, ::VMRP_E_IO.
  */
 VMRP_API int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_index,
                                           void **data, size_t *size) VMRP_CHECK_RESULT;

@@ -1,0 +1,27 @@
+#!/bin/sh
+# run.sh - run every tests/e2e/t_*.sh in a fresh temporary directory and
+# print "N passed, M failed". Exit 1 when anything failed.
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(mktemp -d "${TMPDIR:-/tmp}/vmrp-e2e.XXXXXX")
+RESULTS="$root/results"
+: > "$RESULTS"
+export RESULTS VMRP GENDISK E2E_QUICK
+export VMRP_FIXTURES="$here/../../fixtures"
+for t in "$here"/t_*.sh; do
+    [ -f "$t" ] || continue
+    name=$(basename "$t" .sh)
+    dir="$root/$name"
+    mkdir -p "$dir"
+    ( cd "$dir" && CASE_FILE=$name && . "$here/lib.sh" && . "$t" ) || \
+        echo "FAIL $name: the test script itself stopped with an error" >> "$RESULTS"
+done
+passed=$(grep -c '^pass ' "$RESULTS")
+failed=$(grep -c '^FAIL ' "$RESULTS")
+grep '^FAIL ' "$RESULTS"
+echo "e2e: $passed passed, $failed failed"
+if [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then
+    rm -rf "$root"
+    exit 0
+fi
+echo "(kept $root for inspection)"
+exit 1
