@@ -129,6 +129,8 @@ int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_typ
                             unsigned char *scratch, size_t scratch_cap, unsigned char *out,
                             size_t raw_cap, const char *what)
 {
+    if (!ref)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s is not a committed record", r->label, what);
     unsigned long long off = (unsigned long long)ref->offset;
     if (ref->type != want_type)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu is not a record of the right type",
@@ -167,6 +169,8 @@ int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
     record_header h;
     const char *why = NULL;
     *out = NULL;
+    if (!ref)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s is not a committed record", r->label, what);
     if (ref->size < RH_SIZE)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu is too short", r->label, what,
                        (unsigned long long)ref->offset);
@@ -286,6 +290,33 @@ static int scan_for_head(vmrp_reader *r, uint64_t *head)
 
 /* Load the POINT record of point k and check it against the commit chain
  * and the points before it. */
+/* Bytes after the last valid commit are an interrupted append only if they
+ * could be the prefix of a segment: no complete COMMIT record among them and
+ * no End_Magic at the very end. Anything else is damage to something that
+ * was committed, and must not be truncated away. */
+static int tail_is_damage(vmrp_reader *r, uint64_t from)
+{
+    uint64_t size = r->coll.file_size;
+    unsigned char last[8];
+    if (from >= size)
+        return 0;
+    if (size - from >= 8 && io_pread_full(r->fd, last, 8, size - 8) == 0 &&
+        memcmp(last, CM_END_MAGIC, 8) == 0)
+        return 1;
+    for (uint64_t off = from; off + RH_SIZE <= size;) {
+        unsigned char hdr[RH_SIZE];
+        record_header h;
+        const char *why;
+        if (io_pread_full(r->fd, hdr, RH_SIZE, off) != 0 ||
+            record_header_decode(hdr, r->coll.block_size, &h, &why) != VMRP_OK)
+            return 0;
+        if (h.type == REC_COMMIT && off + CM_RECORD_SIZE <= size)
+            return 1;
+        off += RH_SIZE + (uint64_t)h.stored_size;
+    }
+    return 0;
+}
+
 static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
                              uint64_t segment_offset, uint64_t index_offset)
 {
@@ -394,6 +425,7 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
         head = 0;
     err_clear(&r->err);
     r->coll.committed_size = head ? head + CM_RECORD_SIZE : FH_SIZE;
+    r->coll.tail_damaged = tail_is_damage(r, r->coll.committed_size);
     if (torn_bytes)
         *torn_bytes = size - r->coll.committed_size;
     if (head == 0)

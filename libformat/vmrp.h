@@ -395,6 +395,9 @@ typedef struct {
     uint32_t point_count;           /**< committed points */
     uint64_t file_size;             /**< bytes in the file */
     uint64_t committed_size;        /**< bytes up to the end of the last commit */
+    int tail_damaged;               /**< 1 when the bytes after committed_size are
+                                         not an interrupted append but damage to
+                                         committed data (a writer refuses to append) */
     unsigned char head_hash[32];    /**< Commit_Hash of the last commit */
 } vmrp_collection_info;
 

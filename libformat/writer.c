@@ -270,6 +270,11 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
                            path);
     if (rc)
         return writer_fail(w, rc, "%s", vmrp_reader_error_string(w->prev));
+    if (size > 0 && w->prev->coll.tail_damaged)
+        return writer_fail(w, VMRP_E_CORRUPT,
+                           "%s: damaged after offset %llu (a commit there does not check); "
+                           "refusing to append. Run 'vmrp verify %s' for details",
+                           path, (unsigned long long)w->prev->coll.committed_size, path);
     if (size == 0 || w->prev->npoints == 0) {
         /* An interrupted creation: nothing was ever committed. */
         w->stats.dropped_tail = size;

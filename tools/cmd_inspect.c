@@ -130,8 +130,9 @@ int cmd_inspect(int argc, char **argv)
         json_time(stdout, ci->time_created_us);
         printf(",\"pointCount\":%u,\"headHash\":", n);
         json_hex(stdout, ci->head_hash, 32);
-        printf(",\"uncommittedTailBytes\":%llu,\"restorePoints\":[",
-               (unsigned long long)(ci->file_size - ci->committed_size));
+        printf(",\"uncommittedTailBytes\":%llu,\"tailDamaged\":%s,\"restorePoints\":[",
+               (unsigned long long)(ci->file_size - ci->committed_size),
+               ci->tail_damaged ? "true" : "false");
         for (uint32_t i = from; i < to; i++) {
             if (i > from)
                 putchar(',');
@@ -146,8 +147,9 @@ int cmd_inspect(int argc, char **argv)
                "block size:  %u\npoints:      %u of at most %u\n",
                archive, ci->format_major, ci->format_minor, id, t, ci->block_size, n, ci->max_points);
         if (ci->file_size > ci->committed_size)
-            printf("warning:     %llu bytes after the last commit (an interrupted append)\n",
-                   (unsigned long long)(ci->file_size - ci->committed_size));
+            printf("warning:     %llu bytes after the last valid commit (%s)\n",
+                   (unsigned long long)(ci->file_size - ci->committed_size),
+                   ci->tail_damaged ? "damage: run vmrp verify" : "an interrupted append");
         for (uint32_t i = from; i < to; i++)
             print_point_text(r, vmrp_reader_point(r, i), ci->block_size);
     }
