@@ -157,6 +157,21 @@ static int restore_one_disk(job *j, const char *disk, const char *out)
             cli_error("restore", "%s: %s", out, strerror(errno));
             return EXIT_RUNTIME;
         }
+        off_t capacity = lseek(fd, 0, SEEK_END);
+        const vmrp_point_info *p = vmrp_reader_point(j->r, j->index);
+        for (uint32_t d = 0; d < p->disk_count; d++)
+            if (strcmp(p->disks[d].name, disk) == 0 && capacity >= 0 &&
+                (uint64_t)capacity < p->disks[d].size_bytes) {
+                cli_error("restore", "%s holds %lld bytes; disk %s needs %llu", out,
+                          (long long)capacity, disk, (unsigned long long)p->disks[d].size_bytes);
+                close(fd);
+                return EXIT_RUNTIME;
+            }
+        if (lseek(fd, 0, SEEK_SET) != 0) {
+            cli_error("restore", "%s: %s", out, strerror(errno));
+            close(fd);
+            return EXIT_RUNTIME;
+        }
         int rc = vmrp_reader_restore_disk(j->r, j->index, disk, fd, 0);
         if (rc == VMRP_OK && fsync(fd) != 0)
             rc = VMRP_E_IO;
