@@ -44,7 +44,7 @@ int header_parse(const unsigned char in[FH_SIZE], vmrp_collection_info *info, co
         *why = "Max_Points not in 1..65535";
         return VMRP_E_CORRUPT;
     }
-    if (!is_zero(in + FH_OFF_RESERVED, FH_RESERVED_SIZE)) {
+    if (minor <= FORMAT_MINOR && !is_zero(in + FH_OFF_RESERVED, FH_RESERVED_SIZE)) {
         *why = "reserved header bytes are not zero";
         return VMRP_E_CORRUPT;
     }
@@ -101,8 +101,14 @@ void commit_encode(unsigned char rec[CM_RECORD_SIZE], const commit_info *c)
 int commit_decode(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, commit_info *c,
                   const char **why)
 {
+    return commit_decode_ex(rec, at, 1, c, why);
+}
+
+int commit_decode_ex(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, int strict,
+                     commit_info *c, const char **why)
+{
     record_header h;
-    if (record_header_decode(rec, BLOCK_SIZE_MIN, &h, why) != VMRP_OK)
+    if (record_header_decode_ex(rec, BLOCK_SIZE_MIN, strict, &h, why) != VMRP_OK)
         return VMRP_E_CORRUPT;
     if (h.type != REC_COMMIT) {
         *why = "record is not a commit";
@@ -131,11 +137,11 @@ int commit_decode(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, commit_i
         *why = "Commit_Offset does not match the commit's position";
         return VMRP_E_CORRUPT;
     }
-    if (flags & ~COMMIT_FLAG_SIGNED) {
+    if (strict && (flags & ~COMMIT_FLAG_SIGNED)) {
         *why = "unknown Commit_Flags bits";
         return VMRP_E_CORRUPT;
     }
-    if (!(flags & COMMIT_FLAG_SIGNED) && !is_zero(p + CM_OFF_KEY_ID, 8 + 64)) {
+    if (strict && !(flags & COMMIT_FLAG_SIGNED) && !is_zero(p + CM_OFF_KEY_ID, 8 + 64)) {
         *why = "unsigned commit carries a key id or signature";
         return VMRP_E_CORRUPT;
     }

@@ -7,6 +7,12 @@
 int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_ref **out,
                 size_t *count, uint64_t *point_offset, const char **why)
 {
+    return index_parse_ex(p, len, c, 1, out, count, point_offset, why);
+}
+
+int index_parse_ex(const unsigned char *p, size_t len, const commit_info *c, int strict,
+                   rec_ref **out, size_t *count, uint64_t *point_offset, const char **why)
+{
     *out = NULL;
     *count = 0;
     if (len < IX_HEADER_SIZE) {
@@ -15,7 +21,7 @@ int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_re
     }
     uint32_t n = le32_load(p + IX_OFF_ENTRY_COUNT);
     *point_offset = le64_load(p + IX_OFF_POINT_OFFSET);
-    if (n == 0 || n > INDEX_ENTRIES_MAX || le32_load(p + IX_OFF_RESERVED) != 0 ||
+    if (n == 0 || n > INDEX_ENTRIES_MAX || (strict && le32_load(p + IX_OFF_RESERVED) != 0) ||
         (uint64_t)n * IX_ENTRY_SIZE != len - IX_HEADER_SIZE) {
         *why = "index Entry_Count does not match its size";
         return VMRP_E_CORRUPT;
@@ -35,7 +41,7 @@ int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_re
         r->type = e[IXE_OFF_TYPE];
         memcpy(r->hash, e + IXE_OFF_HASH, HASH_SIZE);
         if (r->offset != expect || r->size < RH_SIZE + 1 || r->offset + r->size > c->index_offset ||
-            !is_zero(e + IXE_OFF_RESERVED, 3)) {
+            (strict && !is_zero(e + IXE_OFF_RESERVED, 3))) {
             *why = "index entries do not tile the segment";
             free(refs);
             return VMRP_E_CORRUPT;

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -95,6 +97,25 @@ int io_lock_exclusive(int fd)
 int io_sync(int fd)
 {
     return fsync(fd) == 0 ? 0 : -errno;
+}
+
+int io_sync_parent(const char *path)
+{
+    /* A new file's name is durable only once its directory is flushed. */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? 0 : -errno;
+    close(fd);
+    return rc == -EINVAL ? 0 : rc; /* some file systems cannot sync a directory */
 }
 
 int io_file_size(int fd, uint64_t *size)

@@ -54,6 +54,12 @@ void point_meta_clear(point_meta *m)
 
 int point_parse(const unsigned char *p, size_t len, point_meta *m, const char **why)
 {
+    return point_parse_ex(p, len, 1, m, why);
+}
+
+int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *m,
+                   const char **why)
+{
     cursor c = {p, len, 0};
     memset(m, 0, sizeof *m);
     const unsigned char *fx = take(&c, PT_FIXED_SIZE);
@@ -71,7 +77,7 @@ int point_parse(const unsigned char *p, size_t len, point_meta *m, const char **
     uint32_t meta_size = le32_load(fx + PT_OFF_META_SIZE);
     if (!vmrp_consistency_name(pi->consistency))
         FAIL("Consistency_Mode is not 1, 2 or 3");
-    if (!is_zero(fx + PT_OFF_CONSISTENCY + 1, 3) || !is_zero(fx + PT_OFF_RESERVED, 12))
+    if (strict && (!is_zero(fx + PT_OFF_CONSISTENCY + 1, 3) || !is_zero(fx + PT_OFF_RESERVED, 12)))
         FAIL("reserved bytes of the point are not zero");
     if (ndisks > DISKS_PER_POINT_MAX)
         FAIL("Disk_Count above 256");
@@ -126,10 +132,10 @@ int point_parse(const unsigned char *p, size_t len, point_meta *m, const char **
         di->stored_bytes = le64_load(d + PD_OFF_STORED);
         uint32_t nmaps = le32_load(d + PD_OFF_MAP_COUNT);
         uint32_t dname_size = le32_load(d + PD_OFF_NAME_SIZE);
-        if (flags & ~DISK_FLAG_EXCLUDED)
+        if (strict && (flags & ~DISK_FLAG_EXCLUDED))
             FAIL("unknown Disk_Flags bits");
         di->excluded = (flags & DISK_FLAG_EXCLUDED) != 0;
-        if (!is_zero(d + PD_OFF_RESERVED, 8))
+        if (strict && !is_zero(d + PD_OFF_RESERVED, 8))
             FAIL("reserved bytes of a disk entry are not zero");
         if (di->size_bytes > DISK_SIZE_MAX)
             FAIL("Disk_Size above 2^62");

@@ -149,7 +149,7 @@ int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_typ
                        r->label, what, off);
     record_header h2;
     const char *why = NULL;
-    if (record_header_decode(scratch, r->coll.block_size, &h2, &why) != VMRP_OK ||
+    if (record_header_decode_ex(scratch, r->coll.block_size, r->strict, &h2, &why) != VMRP_OK ||
         h2.type != want_type || RH_SIZE + (uint64_t)h2.stored_size != ref->size)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what, off,
                        why ? why : "header disagrees with the index");
@@ -177,7 +177,7 @@ int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
     int rc = io_pread_full(r->fd, hdr, RH_SIZE, ref->offset);
     if (rc)
         return io_fail(r, rc, ref->offset);
-    if (record_header_decode(hdr, r->coll.block_size, &h, &why) != VMRP_OK)
+    if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, &h, &why) != VMRP_OK)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what,
                        (unsigned long long)ref->offset, why);
     unsigned char *scratch = malloc(ref->size);
@@ -209,7 +209,7 @@ static int read_commit(vmrp_reader *r, uint64_t at, commit_info *c)
     int rc = io_pread_full(r->fd, rec, sizeof rec, at);
     if (rc)
         return io_fail(r, rc, at);
-    if (commit_decode(rec, at, c, &why) != VMRP_OK)
+    if (commit_decode_ex(rec, at, r->strict, c, &why) != VMRP_OK)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: commit at offset %llu: %s", r->label,
                        (unsigned long long)at, why);
     unsigned char hh[HASH_SIZE];
@@ -237,7 +237,7 @@ static int read_index(vmrp_reader *r, const commit_info *c, rec_ref **refs, size
     if (rc)
         return rc;
     const char *why = NULL;
-    rc = index_parse(raw, len, c, refs, n, point_offset, &why);
+    rc = index_parse_ex(raw, len, c, r->strict, refs, n, point_offset, &why);
     free(raw);
     if (rc)
         return err_set(&r->err, rc, "%s: index at offset %llu (point %u): %s", r->label,
@@ -259,7 +259,7 @@ static int scan_for_head(vmrp_reader *r, uint64_t *head)
         const char *why;
         if (io_pread_full(r->fd, hdr, RH_SIZE, off) != 0)
             break;
-        if (record_header_decode(hdr, r->coll.block_size, &h, &why) != VMRP_OK)
+        if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, &h, &why) != VMRP_OK)
             break;
         uint64_t next = off + RH_SIZE + h.stored_size;
         if (next > size)
@@ -308,7 +308,7 @@ static int tail_is_damage(vmrp_reader *r, uint64_t from)
         record_header h;
         const char *why;
         if (io_pread_full(r->fd, hdr, RH_SIZE, off) != 0 ||
-            record_header_decode(hdr, r->coll.block_size, &h, &why) != VMRP_OK)
+            record_header_decode_ex(hdr, r->coll.block_size, r->strict, &h, &why) != VMRP_OK)
             return 0;
         if (h.type == REC_COMMIT && off + CM_RECORD_SIZE <= size)
             return 1;
@@ -335,7 +335,7 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
     unsigned char commit_hash_copy[HASH_SIZE];
     memcpy(commit_hash_copy, pm->info.commit_hash, HASH_SIZE);
     const char *why = NULL;
-    rc = point_parse(raw, len, pm, &why);
+    rc = point_parse_ex(raw, len, r->strict, pm, &why);
     free(raw);
     if (rc)
         return err_set(&r->err, rc, "%s: point %u (record at offset %llu): %s", r->label, k + 1,
@@ -415,6 +415,7 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
         return err_set(&r->err, rc, "%s: %s%s", r->label,
                        rc == VMRP_E_NOT_ARCHIVE ? "not a vmrp archive: " : "", why);
     r->coll.file_size = size;
+    r->strict = r->coll.format_minor <= FORMAT_MINOR;
 
     /* The head: the trailer if it is a valid commit, else a forward scan. */
     uint64_t head = 0;

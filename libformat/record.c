@@ -39,6 +39,12 @@ static uint64_t raw_limit(uint8_t type, uint32_t block_size)
 int record_header_decode(const unsigned char in[RH_SIZE], uint32_t block_size,
                          record_header *h, const char **why)
 {
+    return record_header_decode_ex(in, block_size, 1, h, why);
+}
+
+int record_header_decode_ex(const unsigned char in[RH_SIZE], uint32_t block_size, int strict,
+                            record_header *h, const char **why)
+{
     if (memcmp(in + RH_OFF_MAGIC, RH_MAGIC, 4) != 0) {
         *why = "bad record magic";
         return VMRP_E_CORRUPT;
@@ -61,7 +67,7 @@ int record_header_decode(const unsigned char in[RH_SIZE], uint32_t block_size,
         *why = "record flags set in an archive without encryption";
         return VMRP_E_CORRUPT;
     }
-    if (in[RH_OFF_RESERVED] != 0) {
+    if (strict && in[RH_OFF_RESERVED] != 0) {
         *why = "reserved record byte is not zero";
         return VMRP_E_CORRUPT;
     }

@@ -111,6 +111,7 @@ typedef struct {
     const char *label;
     vmrp_verify_report *rep;
     uint32_t block_size;
+    int strict;
     unsigned char header_hash[HASH_SIZE];
     known_list blocks, files;
     rec_ref *seg;
@@ -282,7 +283,7 @@ static int check_index(vstate *v, uint64_t off, const unsigned char *p, size_t l
     size_t n = 0;
     uint64_t point_offset = 0;
     const char *why = NULL;
-    int rc = index_parse(p, len, &c, &refs, &n, &point_offset, &why);
+    int rc = index_parse_ex(p, len, &c, v->strict, &refs, &n, &point_offset, &why);
     if (rc)
         return rc == VMRP_E_NOMEM ? err_set(&v->r->err, rc, "out of memory")
                                   : bad(v, off, "index: %s", why);
@@ -309,7 +310,7 @@ static int check_commit(vstate *v, uint64_t off, const unsigned char rec[CM_RECO
 {
     commit_info c;
     const char *why = NULL;
-    if (commit_decode(rec, off, &c, &why) != VMRP_OK)
+    if (commit_decode_ex(rec, off, v->strict, &c, &why) != VMRP_OK)
         return bad(v, off, "commit: %s", why);
     if (c.sequence != v->points + 1)
         return bad(v, off, "commit sequence %u, expected %u", c.sequence, v->points + 1);
@@ -395,7 +396,7 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
         return VMRP_OK;
     }
     case REC_POINT: {
-        int rc = point_parse(v->raw, h->raw_size, &v->point, &why);
+        int rc = point_parse_ex(v->raw, h->raw_size, v->strict, &v->point, &why);
         if (rc)
             return bad(v, off, "point record: %s", why);
         v->have_point = 1;
@@ -443,6 +444,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         goto out;
     }
     v.block_size = ci.block_size;
+    v.strict = ci.format_minor <= FORMAT_MINOR;
     hash_buf(v.header_hash, header, FH_SIZE);
     v.segment_start = FH_SIZE;
     uint64_t committed = FH_SIZE;
@@ -467,7 +469,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             break;
         }
         record_header h;
-        if (record_header_decode(v.payload, v.block_size, &h, &why) != VMRP_OK) {
+        if (record_header_decode_ex(v.payload, v.block_size, v.strict, &h, &why) != VMRP_OK) {
             rc = bad(&v, off, "%s", why);
             break;
         }

@@ -36,6 +36,7 @@ int io_write_full(int fd, const void *buf, size_t len);
 int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 int io_lock_exclusive(int fd);  /* 0, -EWOULDBLOCK when held elsewhere */
 int io_sync(int fd);
+int io_sync_parent(const char *path); /* make a new file's name durable */
 /* Size of a regular file or block device, and its logical sector size. */
 int io_disk_geometry(int fd, uint64_t *size, uint32_t *sector_size, int *is_blockdev);
 /* Next data range at or after off: 0 with [*data_start, *data_end), or 1 at
@@ -68,6 +69,11 @@ void record_header_encode(unsigned char out[RH_SIZE], const record_header *h);
  * limits (block_size bounds BLOCK). Fills msg on failure. */
 int record_header_decode(const unsigned char in[RH_SIZE], uint32_t block_size,
                          record_header *h, const char **why);
+/* strict = 0 for files of a newer minor version: reserved fields are then
+ * ignored (spec 3.3); must-understand values are refused either way. The
+ * same holds for every *_ex decoder below. */
+int record_header_decode_ex(const unsigned char in[RH_SIZE], uint32_t block_size, int strict,
+                            record_header *h, const char **why);
 /* Record_Hash = hash(header || payload). */
 void record_hash(unsigned char out[HASH_SIZE], const unsigned char header[RH_SIZE],
                  const void *payload, size_t len);
@@ -143,6 +149,8 @@ typedef struct {
 /* Parse a decoded POINT payload. Every count, size and name is checked.
  * On failure returns VMRP_E_CORRUPT with *why set to the field at fault. */
 int point_parse(const unsigned char *p, size_t len, point_meta *out, const char **why);
+int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *out,
+                   const char **why);
 void point_meta_clear(point_meta *m);
 
 /* ---- commit.c: file header and COMMIT record ---- */
@@ -165,6 +173,8 @@ typedef struct {
  * [c->segment_offset, c->index_offset) with exactly one POINT record. */
 int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_ref **out,
                 size_t *count, uint64_t *point_offset, const char **why);
+int index_parse_ex(const unsigned char *p, size_t len, const commit_info *c, int strict,
+                   rec_ref **out, size_t *count, uint64_t *point_offset, const char **why);
 
 /* Parse a file header; checks magic, version, features, hash. */
 int header_parse(const unsigned char in[FH_SIZE], vmrp_collection_info *info, const char **why);
@@ -176,6 +186,8 @@ void commit_encode(unsigned char rec[CM_RECORD_SIZE], const commit_info *c);
  * links to other records are checked by the callers). */
 int commit_decode(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, commit_info *c,
                   const char **why);
+int commit_decode_ex(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, int strict,
+                     commit_info *c, const char **why);
 
 struct vmrp_reader_s {
     vmrp_err err;
@@ -189,6 +201,7 @@ struct vmrp_reader_s {
     rec_ref *recs; /* every committed record, sorted by offset */
     size_t nrecs;
     codec_ctx *codec;
+    int strict; /* the file's minor version is not newer than ours */
     vmrp_progress_fn progress;
     void *progress_ctx;
 };

@@ -200,6 +200,9 @@ int vmrp_writer_commit(vmrp_writer *w)
     w->stats.bytes_written += sizeof rec;
     if ((rc = sync_or_fail(w)) != 0)
         return rc;
+    if (w->created && !w->stream && (rc = io_sync_parent(w->path)) != 0)
+        return writer_fail(w, VMRP_E_IO, "%s: cannot flush its directory: %s", w->label,
+                           strerror(-rc));
     w->committed = 1;
     w->stats.sequence = w->sequence;
     w->stats.point_count = w->sequence;
