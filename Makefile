@@ -41,7 +41,7 @@ endif
 .PHONY: all lib demo check check-unit check-e2e check-asan check-valgrind deps docs install \
         uninstall clean fuzz
 
-all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/vmrp.pc $(B)/gendisk
+all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/gendisk
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -70,10 +70,6 @@ $(B)/vmrp: $(TOOL_OBJ) $(B)/libvmrp.a
 $(B)/gendisk: tests/tools/gendisk.c
 	@mkdir -p $(B)
 	$(Q)$(CC) $(WARN) $(CFLAGS) -o $@ $<
-
-$(B)/vmrp.pc: libformat/vmrp.pc.in libformat/vmrp.h
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 -include $(LIB_OBJ:.o=.d) $(LIB_PIC:.o=.d) $(TOOL_OBJ:.o=.d)
 
@@ -145,7 +141,8 @@ install: all
 	ln -sf libvmrp.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmrp.so.$(SOMAJOR)
 	ln -sf libvmrp.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libvmrp.so
 	install -m 644 libformat/vmrp.h $(DESTDIR)$(INCDIR)/vmrp.h
-	install -m 644 $(B)/vmrp.pc $(DESTDIR)$(PCDIR)/vmrp.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' libformat/vmrp.pc.in > $(DESTDIR)$(PCDIR)/vmrp.pc
 	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:

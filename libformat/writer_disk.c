@@ -3,6 +3,7 @@
  * blocks never stored before get a BLOCK record. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -225,6 +226,7 @@ int vmrp_writer_add_disk(vmrp_writer *w, const char *name, int fd, const char *l
         free(prev);
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     }
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint: readahead */
     rc = read_disk(&j, fd);
     if (rc == VMRP_OK)
         rc = flush_map(&j);

@@ -143,10 +143,7 @@ if [ "$NPOINTS" -ge 3 ]; then
     gendisk resize grower.img $((1048576 + 2 * 786432 + 5))
     mutate grower.img 3
     gendisk resize shrinker.img $SHR
-    mutate shrinker.img 1
-    # keep the regrown area as resize left it: zeros (mutate above may touch
-    # it; rewrite it as zeros so the check below has a known answer)
-    gendisk zero shrinker.img $SHR_SMALL $((SHR - SHR_SMALL))
+    gendisk fill shrinker.img 131072 1000 302
     gendisk create late.img 3M
     gendisk fill late.img 512K 1M 301
     mutate late.img 2
