@@ -183,6 +183,7 @@ static int start_collection(vmrp_writer *w)
     w->pos = 0;
     w->base = 0;
     w->stats.created = 1;
+    w->rollback = 1;
     int rc = append_bytes(w, w->header, FH_SIZE);
     w->base = FH_SIZE;
     return rc;
@@ -224,6 +225,7 @@ static int adopt_collection(vmrp_writer *w)
     w->pos = w->base;
     if (lseek(w->fd, (off_t)w->base, SEEK_SET) < 0)
         return writer_fail(w, VMRP_E_IO, "%s: seek failed: %s", w->label, strerror(errno));
+    w->rollback = 1;
     return VMRP_OK;
 }
 
@@ -282,8 +284,7 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
         w->prev = NULL;
         if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
             return writer_fail(w, VMRP_E_IO, "%s: cannot reset: %s", path, strerror(errno));
-        w->created = 1;
-        return start_collection(w);
+        return start_collection(w); /* rollback truncates to 0 again */
     }
     if (torn) {
         if (ftruncate(fd, (off_t)(size - torn)) != 0 || io_sync(fd) != 0)
@@ -416,10 +417,12 @@ void vmrp_writer_free(vmrp_writer *w)
     if (!w)
         return;
     if (w->fd >= 0 && !w->committed && !w->stream) {
-        /* Roll back to the last commit: bytes past it were never visible. */
+        /* Roll back to the last commit: bytes past it were never visible.
+         * A writer that failed before it knew where the commits end touched
+         * nothing, and must not truncate anything either. */
         if (w->created && w->path)
             (void)unlink(w->path);
-        else if (ftruncate(w->fd, (off_t)w->base) == 0)
+        else if (w->rollback && ftruncate(w->fd, (off_t)w->base) == 0)
             (void)io_sync(w->fd);
     }
     if (w->fd >= 0 && !w->stream)

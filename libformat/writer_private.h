@@ -29,6 +29,8 @@ struct vmrp_writer_s {
     int fd;
     int stream;    /* sequential descriptor: no lock, no seek, no fsync */
     int created;   /* this writer made the file: remove it on rollback */
+    int rollback;  /* bytes past `base` may have been written: truncate them
+                      on rollback. Set only once `base` is known. */
     int failed;
     int committed;
     char *path;

@@ -78,7 +78,7 @@ static void print_point_text(const vmrp_reader *r, const vmrp_point_info *p, uin
             printf("  disk %-12s excluded\n", di->name);
             continue;
         }
-        printf("  disk %-12s %s (%llu bytes, sector %u), %llu blocks changed (%s), %s stored, family %s\n",
+        printf("  disk %-12s %s (%llu bytes, sector %u), changed blocks %llu (%s), stored %s, family %s\n",
                di->name, cli_human(di->size_bytes, h1), (unsigned long long)di->size_bytes,
                di->sector_size, (unsigned long long)di->changed_blocks,
                cli_human(di->changed_blocks * bs, h2), cli_human(di->stored_bytes, t), id);

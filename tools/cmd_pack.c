@@ -306,8 +306,8 @@ int cmd_pack(int argc, char **argv)
         if (json)
             print_json(archive, &st, name ? name : default_name);
         else if (!quiet)
-            fprintf(stderr, "vmrp pack: %s: point %u '%s' committed (%s): %llu changed blocks, "
-                            "%llu stored, %llu deduplicated; read %s, wrote %s\n",
+            fprintf(stderr, "vmrp pack: %s: point %u '%s' committed (%s): changed blocks %llu, "
+                            "newly stored %llu, deduplicated %llu; read %s, wrote %s\n",
                     stream ? "stdout" : archive, st.sequence, name ? name : default_name,
                     st.created ? "new archive" : "incremental", (unsigned long long)st.changed_blocks,
                     (unsigned long long)st.new_blocks, (unsigned long long)st.dedup_blocks,

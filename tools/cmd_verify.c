@@ -83,10 +83,10 @@ int cmd_verify(int argc, char **argv)
         cli_error("verify", "FAILED: %s", vmrp_reader_error_string(r));
     } else if (!quiet && !json) {
         char h[32];
-        printf("%s: OK: %u restore points, %llu records, %llu blocks checked, %s read\n"
+        printf("%s: OK: %u restore point%s, %llu records, %llu blocks checked, %s read\n"
                "head: ",
-               label, rep.points, (unsigned long long)rep.records, (unsigned long long)rep.blocks,
-               cli_human(rep.bytes, h));
+               label, rep.points, rep.points == 1 ? "" : "s", (unsigned long long)rep.records,
+               (unsigned long long)rep.blocks, cli_human(rep.bytes, h));
         for (int i = 0; i < 32; i++)
             printf("%02x", rep.head_hash[i]);
         putchar('\n');

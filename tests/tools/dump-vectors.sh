@@ -256,7 +256,11 @@ while [ "$pos" -lt "$size" ]; do
     field $((pos + 7)) Reserved "$rsv"
     field $((pos + 8)) Stored_Size "$stored"
     field $((pos + 12)) Raw_Size "$raw"
-    echo "    Record_Hash = BLAKE2b-256(bytes $pos..$((pos + rsize - 1))) = $rhash"
+    if [ "$rtype" -eq 6 ]; then
+        echo "    (a COMMIT is authenticated by its Commit_Hash, below, not by a Record_Hash)"
+    else
+        echo "    Record_Hash = BLAKE2b-256(bytes $pos..$((pos + rsize - 1))) = $rhash"
+    fi
     p=$((pos + 16))
     case $rtype in
     1 | 3) # BLOCK, FILE
@@ -283,7 +287,7 @@ while [ "$pos" -lt "$size" ]; do
         echo "   payload ($stored bytes, $(codec_name "$codec")):"
         dump "$f" "$p" "$stored"
         if decode "$p" "$stored" "$raw" "$codec"; then
-            [ "$codec" -eq 0 ] || { echo "   decoded payload:"; dump "$dfile" 0 "$raw"; }
+            [ "$codec" -eq 0 ] || { echo "   decoded payload ($raw bytes; offsets p+N from its start):"; dump "$dfile" 0 "$raw"; }
             n=$((raw / 48)) k=0
             echo "   Map_Entry x $n:"
             while [ "$k" -lt "$n" ]; do
@@ -310,7 +314,7 @@ while [ "$pos" -lt "$size" ]; do
         echo "   payload ($stored bytes, $(codec_name "$codec")):"
         dump "$f" "$p" "$stored"
         if decode "$p" "$stored" "$raw" "$codec"; then
-            [ "$codec" -eq 0 ] || { echo "   decoded payload ($raw bytes):"; dump "$dfile" 0 "$raw"; }
+            [ "$codec" -eq 0 ] || { echo "   decoded payload ($raw bytes; offsets p+N from its start):"; dump "$dfile" 0 "$raw"; }
             b=$dbase
             echo "   Point_Fixed:"
             field "$(at "$b")" Point_Id "$(uuid "$(hex "$dfile" "$b" 16)")"
