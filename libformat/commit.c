@@ -1,6 +1,7 @@
 /* commit.c - the file header and the COMMIT record (also the trailer):
  * their encoding, decoding and hashes. Writer, reader and verifier all use
  * these so the three can never disagree on a byte. */
+#include <stdio.h>
 #include <string.h>
 
 #include "vmrp_private.h"
@@ -95,7 +96,29 @@ void commit_encode(unsigned char rec[CM_RECORD_SIZE], const commit_info *c)
     memcpy(p + CM_OFF_PREV_HASH, c->prev_hash, HASH_SIZE);
     memcpy(p + CM_OFF_HEADER_HASH, c->header_hash, HASH_SIZE);
     le64_store(p + CM_OFF_TIME, (uint64_t)c->time_us);
+    le64_store(p + CM_OFF_FLAGS, c->flags);
+    memcpy(p + CM_OFF_KEY_ID, c->key_id, KEY_ID_SIZE);
+    memcpy(p + CM_OFF_SIGNATURE, c->signature, SIGNATURE_SIZE);
     memcpy(p + CM_OFF_END_MAGIC, CM_END_MAGIC, 8);
+}
+
+const char *commit_signature_problem(const vmrp_key *pubkey, const commit_info *c, char *buf,
+                                     size_t len)
+{
+    if (!pubkey)
+        return NULL;
+    if (!(c->flags & COMMIT_FLAG_SIGNED))
+        return "is not signed";
+    if (memcmp(c->key_id, key_keynum(pubkey), KEY_ID_SIZE) != 0) {
+        char want[17];
+        vmrp_key_id(pubkey, want);
+        snprintf(buf, len, "is signed by key %016llX, not by %s",
+                 (unsigned long long)le64_load(c->key_id), want);
+        return buf;
+    }
+    if (!key_verify_commit(pubkey, c->hash, c->signature))
+        return "has a signature that does not verify (altered, or forged)";
+    return NULL;
 }
 
 int commit_decode(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, commit_info *c,
@@ -132,6 +155,9 @@ int commit_decode_ex(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, int s
     memcpy(c->header_hash, p + CM_OFF_HEADER_HASH, HASH_SIZE);
     c->time_us = (int64_t)le64_load(p + CM_OFF_TIME);
     uint64_t flags = le64_load(p + CM_OFF_FLAGS);
+    c->flags = flags;
+    memcpy(c->key_id, p + CM_OFF_KEY_ID, KEY_ID_SIZE);
+    memcpy(c->signature, p + CM_OFF_SIGNATURE, SIGNATURE_SIZE);
     commit_hash(rec, c->hash);
     if (c->commit_offset != at) {
         *why = "Commit_Offset does not match the commit's position";

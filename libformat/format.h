@@ -29,7 +29,7 @@
 #define FH_OFF_HEADER_HASH 96
 
 #define FORMAT_MAJOR 1u
-#define FORMAT_MINOR 0u
+#define FORMAT_MINOR 1u /* 1.1: signed commits */
 
 /* Incompat (must-understand) feature bits. */
 #define FEATURE_INCOMPAT_ENCRYPTED (1ull << 0)
@@ -115,6 +115,12 @@ enum record_codec { CODEC_NONE = 0, CODEC_ZSTD = 1, CODEC_ZLIB = 2 };
 #define CM_HASHED_SIZE 168u /* payload bytes covered by Commit_Hash */
 #define CM_END_MAGIC "VMRPEND\x1a"
 #define COMMIT_FLAG_SIGNED (1ull << 0)
+/* An Ed25519 commit signature signs this prefix followed by Commit_Hash. */
+#define COMMIT_SIG_DOMAIN "vmrp-commit-v1"
+#define COMMIT_SIG_DOMAIN_SIZE 14u
+#define COMMIT_SIG_MSG_SIZE (COMMIT_SIG_DOMAIN_SIZE + HASH_SIZE)
+#define KEY_ID_SIZE 8u
+#define SIGNATURE_SIZE 64u
 
 /* ---- POINT payload ---- */
 #define PT_FIXED_SIZE 64u

@@ -58,6 +58,11 @@ int vmrp_reader_error(const vmrp_reader *r)
     return r ? r->err.code : VMRP_E_USAGE;
 }
 
+void vmrp_reader_set_public_key(vmrp_reader *r, const vmrp_key *key)
+{
+    r->pubkey = key;
+}
+
 void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx)
 {
     r->progress = fn;
@@ -218,6 +223,11 @@ static int read_commit(vmrp_reader *r, uint64_t at, commit_info *c)
         return err_set(&r->err, VMRP_E_CORRUPT,
                        "%s: commit at offset %llu does not match the file header", r->label,
                        (unsigned long long)at);
+    char why_buf[96];
+    const char *problem = commit_signature_problem(r->pubkey, c, why_buf, sizeof why_buf);
+    if (problem)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: the commit of point %u (offset %llu) %s",
+                       r->label, c->sequence, (unsigned long long)at, problem);
     return VMRP_OK;
 }
 

@@ -322,6 +322,14 @@ static int check_commit(vstate *v, uint64_t off, const unsigned char rec[CM_RECO
         return bad(v, off, "commit does not chain to the previous commit");
     if (memcmp(c.header_hash, v->header_hash, HASH_SIZE) != 0)
         return bad(v, off, "commit does not match the file header");
+    char why_buf[96];
+    const char *problem = commit_signature_problem(v->r->pubkey, &c, why_buf, sizeof why_buf);
+    if (problem)
+        return bad(v, off, "the commit %s", problem);
+    if (c.flags & COMMIT_FLAG_SIGNED) {
+        v->rep->signed_points++;
+        memcpy(v->rep->signer_key_id, c.key_id, KEY_ID_SIZE);
+    }
     v->last = c;
     return VMRP_OK;
 }
@@ -550,6 +558,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
     } else if (rc == VMRP_OK && v.points == 0) {
         rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: no committed restore point", v.label);
     }
+    rep->signatures_checked = rc == VMRP_OK && r->pubkey != NULL;
 out:
     free(s.buf);
     vstate_free(&v);

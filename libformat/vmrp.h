@@ -90,7 +90,7 @@ extern "C" {
 /** Version of the archive format this library writes (major). */
 #define VMRP_FORMAT_MAJOR 1
 /** Version of the archive format this library writes (minor). */
-#define VMRP_FORMAT_MINOR 0
+#define VMRP_FORMAT_MINOR 1
 
 /** @return the library version as VMRP_VERSION_NUMBER (run-time value). */
 VMRP_API unsigned vmrp_version_number(void);
@@ -179,6 +179,95 @@ VMRP_API const char *vmrp_consistency_name(int mode);
  * @param total bytes expected in all (0 when unknown)
  */
 typedef void (*vmrp_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+/* ------------------------------------------------------------------------ */
+/** @name Signing keys
+ *
+ * Ed25519 keys in minisign's file formats: a key made by `minisign -G`
+ * signs vmrp archives, a key made by vmrp_key_save() works with minisign,
+ * and `minisign -V` verifies the detached signatures of
+ * vmrp_key_sign_file(). The secret half lives in sodium_malloc'd memory,
+ * locked and guarded, and is wiped when the key is freed.
+ */
+/**@{*/
+
+/** Opaque key handle: a public key, or a secret key with its public half. */
+typedef struct vmrp_key_s vmrp_key;
+
+/**
+ * Supplies a passphrase when a secret key file is protected by one.
+ * @param ctx  the pointer given with the callback
+ * @param path the key file that needs it (for the prompt)
+ * @param buf  where to write the NUL-terminated passphrase
+ * @param size bytes available in @p buf
+ * @return 0 when @p buf holds a passphrase, -1 when none is available.
+ */
+typedef int (*vmrp_passphrase_fn)(void *ctx, const char *path, char *buf, size_t size);
+
+/** @return a new, empty key handle, or NULL when out of memory. */
+VMRP_API vmrp_key *vmrp_key_new(void);
+
+/** Make a new Ed25519 key pair in @p k. @return ::VMRP_OK or ::VMRP_E_NOMEM. */
+VMRP_API int vmrp_key_generate(vmrp_key *k) VMRP_CHECK_RESULT;
+
+/**
+ * Write the secret key (mode 0600) and, when @p public_path is not NULL, the
+ * public key (mode 0644). Existing files are never replaced.
+ * @param k           a key with its secret half.
+ * @param secret_path the secret key file.
+ * @param public_path the public key file, or NULL.
+ * @param passphrase  protects the secret key with scrypt as minisign does
+ *                    (opslimit 2^25, memlimit 1 GiB); NULL writes it
+ *                    unprotected.
+ * @return ::VMRP_OK, ::VMRP_E_EXISTS, ::VMRP_E_IO, ::VMRP_E_NOMEM.
+ */
+VMRP_API int vmrp_key_save(vmrp_key *k, const char *secret_path, const char *public_path,
+                           const char *passphrase) VMRP_CHECK_RESULT;
+
+/**
+ * Load a public key file.
+ * @return ::VMRP_OK, ::VMRP_E_NOT_FOUND, ::VMRP_E_KEY (not an Ed25519
+ *         minisign public key), ::VMRP_E_IO.
+ */
+VMRP_API int vmrp_key_load_public(vmrp_key *k, const char *path) VMRP_CHECK_RESULT;
+
+/**
+ * Load a secret key file. When it is protected, @p ask is called for the
+ * passphrase; the key's checksum and embedded public key are checked.
+ * @param k    the handle to fill.
+ * @param path the secret key file.
+ * @param ask  passphrase source, or NULL when none is available.
+ * @param ctx  passed to @p ask.
+ * @return ::VMRP_OK; ::VMRP_E_KEY for a missing or wrong passphrase or a
+ *         damaged key; ::VMRP_E_NOT_FOUND; ::VMRP_E_IO.
+ */
+VMRP_API int vmrp_key_load_secret(vmrp_key *k, const char *path, vmrp_passphrase_fn ask,
+                                  void *ctx) VMRP_CHECK_RESULT;
+
+/** @return 1 when @p k holds a secret key. */
+VMRP_API int vmrp_key_has_secret(const vmrp_key *k);
+
+/** Format the key id as minisign prints it: 16 uppercase hex digits. */
+VMRP_API void vmrp_key_id(const vmrp_key *k, char out[17]);
+
+/**
+ * Write a detached minisign signature (prehashed, "ED") of the whole file
+ * open on @p fd to @p sig_path (replaced atomically). `minisign -V -p KEY
+ * -m FILE` verifies it.
+ * @param k               a key with its secret half.
+ * @param fd              the file to sign, read with pread from offset 0.
+ * @param sig_path        where the signature goes.
+ * @param trusted_comment one line, signed too.
+ */
+VMRP_API int vmrp_key_sign_file(vmrp_key *k, int fd, const char *sig_path,
+                                const char *trusted_comment) VMRP_CHECK_RESULT;
+
+/** @return the message of the last error ("" if none). Never NULL. */
+VMRP_API const char *vmrp_key_error_string(const vmrp_key *k);
+
+/** Release the key, wiping its secret half. NULL is accepted. */
+VMRP_API void vmrp_key_free(vmrp_key *k);
+/**@}*/
 
 /* ------------------------------------------------------------------------ */
 /** @name Writer */
@@ -318,6 +407,15 @@ VMRP_API int vmrp_writer_exclude_disk(vmrp_writer *w, const char *name) VMRP_CHE
  * ::VMRP_OK the point is visible to every reader.
  */
 VMRP_API int vmrp_writer_commit(vmrp_writer *w) VMRP_CHECK_RESULT;
+
+/**
+ * Sign the commit of the new point with @p key (which must hold a secret
+ * key and outlive the writer). The signature covers the Commit_Hash, which
+ * covers every byte of the archive up to the commit. The signature is
+ * checked against the public key before it is written.
+ * @return ::VMRP_OK, or ::VMRP_E_USAGE when @p key has no secret half.
+ */
+VMRP_API int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key);
 
 /** Figures about the point being written; valid after vmrp_writer_open(). */
 VMRP_API void vmrp_writer_get_stats(const vmrp_writer *w, vmrp_writer_stats *out);
@@ -501,6 +599,15 @@ VMRP_API int vmrp_reader_disk_extents(vmrp_reader *r, uint32_t index, const char
 VMRP_API int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_index,
                                           void **data, size_t *size) VMRP_CHECK_RESULT;
 
+/**
+ * Require every commit to be signed by @p key: vmrp_reader_open() and
+ * vmrp_reader_verify() then fail with ::VMRP_E_CORRUPT on an unsigned commit,
+ * one signed by another key, or a signature that does not verify. Call it
+ * before opening; @p key must outlive the reader. NULL removes the
+ * requirement.
+ */
+VMRP_API void vmrp_reader_set_public_key(vmrp_reader *r, const vmrp_key *key);
+
 /** Report progress of read_disk / restore_disk / verify to @p fn. */
 VMRP_API void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx);
 
@@ -514,6 +621,10 @@ typedef struct {
     uint64_t torn_bytes;       /**< bytes after the last commit (0 if none) */
     uint64_t error_offset;     /**< byte offset of the first problem */
     uint32_t error_point;      /**< sequence of the point at fault (0 if none) */
+    uint32_t signed_points;    /**< commits that carry a signature */
+    unsigned char signer_key_id[8]; /**< key id of the last signed commit */
+    int signatures_checked;    /**< 1 when a public key was set and every
+                                    commit's signature verified with it */
     unsigned char head_hash[32]; /**< Commit_Hash of the last valid commit */
 } vmrp_verify_report;
 

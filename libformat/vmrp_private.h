@@ -166,6 +166,9 @@ typedef struct {
     unsigned char prev_hash[HASH_SIZE];
     unsigned char header_hash[HASH_SIZE];
     int64_t time_us;
+    uint64_t flags;
+    unsigned char key_id[KEY_ID_SIZE];
+    unsigned char signature[SIGNATURE_SIZE];
     unsigned char hash[HASH_SIZE]; /* Commit_Hash, filled by commit_decode */
 } commit_info;
 
@@ -202,9 +205,22 @@ struct vmrp_reader_s {
     size_t nrecs;
     codec_ctx *codec;
     int strict; /* the file's minor version is not newer than ours */
+    const vmrp_key *pubkey; /* when set, every commit must be signed by it */
     vmrp_progress_fn progress;
     void *progress_ctx;
 };
+
+/* ---- keys.c: what the writer and the verifier need of a key ---- */
+const unsigned char *key_keynum(const vmrp_key *k);
+int key_sign_commit(const vmrp_key *k, const unsigned char hash[HASH_SIZE],
+                    unsigned char sig[SIGNATURE_SIZE]);
+/* 1 when sig is k's signature of the commit with this Commit_Hash. */
+int key_verify_commit(const vmrp_key *k, const unsigned char hash[HASH_SIZE],
+                      const unsigned char sig[SIGNATURE_SIZE]);
+/* Check a decoded commit against the reader's public key, if one is set.
+ * Returns NULL when it passes, else what is wrong. */
+const char *commit_signature_problem(const vmrp_key *pubkey, const commit_info *c, char *buf,
+                                     size_t len);
 
 /* Locate a committed record by offset (binary search). */
 const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset);

@@ -40,6 +40,14 @@ void vmrp_writer_get_stats(const vmrp_writer *w, vmrp_writer_stats *out)
     *out = w->stats;
 }
 
+int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key)
+{
+    if (key && !vmrp_key_has_secret(key))
+        return writer_fail(w, VMRP_E_USAGE, "the signing key has no secret half");
+    w->signer = key;
+    return VMRP_OK;
+}
+
 void vmrp_writer_set_progress(vmrp_writer *w, vmrp_progress_fn fn, void *ctx)
 {
     w->progress = fn;

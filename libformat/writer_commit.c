@@ -190,8 +190,19 @@ int vmrp_writer_commit(vmrp_writer *w)
     memcpy(c.prev_hash, w->prev_commit_hash, HASH_SIZE);
     hash_buf(c.header_hash, w->header, FH_SIZE);
     c.time_us = now_us();
+    if (w->signer) {
+        c.flags |= COMMIT_FLAG_SIGNED;
+        memcpy(c.key_id, key_keynum(w->signer), KEY_ID_SIZE);
+    }
     unsigned char rec[CM_RECORD_SIZE];
     commit_encode(rec, &c);
+    if (w->signer) {
+        /* The signature is not part of the Commit_Hash it signs. */
+        commit_hash(rec, c.hash);
+        if ((rc = key_sign_commit(w->signer, c.hash, c.signature)) != 0)
+            return writer_fail(w, rc, "%s: signing the commit failed", w->label);
+        commit_encode(rec, &c);
+    }
     rc = io_write_full(w->fd, rec, sizeof rec);
     if (rc)
         return writer_fail(w, VMRP_E_IO, "%s: write error at offset %llu: %s", w->label,

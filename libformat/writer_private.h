@@ -63,6 +63,7 @@ struct vmrp_writer_s {
     codec_ctx *codec;
     unsigned char *buf; /* record being written */
     size_t bufcap;
+    const vmrp_key *signer; /* signs the commit when set */
     vmrp_writer_stats stats;
     vmrp_progress_fn progress;
     void *progress_ctx;

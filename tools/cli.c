@@ -1,6 +1,7 @@
 /* cli.c - helpers shared by the subcommands. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "passphrase.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,6 +187,35 @@ const char *cli_human(uint64_t bytes, char buf[32])
     else
         snprintf(buf, 32, "%.1f %s", v, units[u]);
     return buf;
+}
+
+static int load_key(const char *cmd, const char *path, int secret, vmrp_key **out)
+{
+    vmrp_key *k = vmrp_key_new();
+    *out = NULL;
+    if (!k) {
+        cli_error(cmd, "out of memory");
+        return EXIT_RUNTIME;
+    }
+    int rc = secret ? vmrp_key_load_secret(k, path, passphrase_ask, NULL)
+                    : vmrp_key_load_public(k, path);
+    if (rc != VMRP_OK) {
+        cli_error(cmd, "%s", vmrp_key_error_string(k));
+        vmrp_key_free(k);
+        return rc == VMRP_E_NOT_FOUND || rc == VMRP_E_IO ? EXIT_RUNTIME : EXIT_KEY;
+    }
+    *out = k;
+    return EXIT_OK;
+}
+
+int cli_load_public_key(const char *cmd, const char *path, vmrp_key **out)
+{
+    return load_key(cmd, path, 0, out);
+}
+
+int cli_load_secret_key(const char *cmd, const char *path, vmrp_key **out)
+{
+    return load_key(cmd, path, 1, out);
 }
 
 int cli_read_file(const char *path, size_t max, char **data, size_t *size, char *err,

@@ -48,6 +48,11 @@ int cli_parse_size(const char *s, uint64_t *out);
 /* Human-readable size ("1.5 GiB"). */
 const char *cli_human(uint64_t bytes, char buf[32]);
 
+/* Load a key for a subcommand; on failure prints the message and returns
+ * the exit code (the key is then NULL). */
+int cli_load_public_key(const char *cmd, const char *path, vmrp_key **out);
+int cli_load_secret_key(const char *cmd, const char *path, vmrp_key **out);
+
 /* Read a whole small file (config, JSON) with a size cap. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *size, char *err,
                   size_t errlen);

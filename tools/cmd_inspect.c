@@ -6,12 +6,13 @@
 #include "commands.h"
 
 const char inspect_usage[] =
-    "usage: vmrp inspect ARCHIVE [POINT] [--json]\n\n"
+    "usage: vmrp inspect ARCHIVE [POINT] [--json] [--pubkey PUBLIC_KEY]\n\n"
     "Lists the restore point collection and its points: disks with sizes, changed\n"
     "blocks and stored bytes, excluded disks, and config files. POINT (a name, a\n"
     "sequence number or 'latest') limits the listing to one point.\n\n"
     "  --json    one JSON object: formatVersion, restorePointCollectionId,\n"
-    "            blockSize, maxPoints, timeCreated, restorePoints[...]\n";
+    "            blockSize, maxPoints, timeCreated, restorePoints[...]\n"
+    "  --pubkey  refuse the archive unless every commit is signed by this key\n";
 
 static void print_point_json(const vmrp_reader *r, const vmrp_point_info *p)
 {
@@ -91,12 +92,16 @@ static void print_point_text(const vmrp_reader *r, const vmrp_point_info *p, uin
 int cmd_inspect(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
+        {"pubkey", required_argument, 0, 'p'}, {0, 0, 0, 0}};
     int json = 0, c;
+    const char *pubkey = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'j')
             json = 1;
+        else if (c == 'p')
+            pubkey = optarg;
         else if (c == 'h') {
             fputs(inspect_usage, stdout);
             return EXIT_OK;
@@ -107,9 +112,16 @@ int cmd_inspect(int argc, char **argv)
         return cli_usage_error("inspect", optind >= argc ? "ARCHIVE is missing" : "too many arguments");
     const char *archive = argv[optind];
     const char *spec = argc - optind == 2 ? argv[optind + 1] : NULL;
+    vmrp_key *key = NULL;
+    int status;
+    if (pubkey && (status = cli_load_public_key("inspect", pubkey, &key)) != EXIT_OK)
+        return status;
     vmrp_reader *r = vmrp_reader_new();
-    if (!r)
+    if (!r) {
+        vmrp_key_free(key);
         return EXIT_RUNTIME;
+    }
+    vmrp_reader_set_public_key(r, key);
     int rc = vmrp_reader_open(r, archive);
     uint32_t only = 0;
     if (rc == VMRP_OK && spec)
@@ -117,6 +129,7 @@ int cmd_inspect(int argc, char **argv)
     if (rc != VMRP_OK) {
         cli_error("inspect", "%s", vmrp_reader_error_string(r));
         vmrp_reader_free(r);
+        vmrp_key_free(key);
         return cli_exit_code(rc);
     }
     const vmrp_collection_info *ci = vmrp_reader_collection(r);
@@ -154,5 +167,6 @@ int cmd_inspect(int argc, char **argv)
             print_point_text(r, vmrp_reader_point(r, i), ci->block_size);
     }
     vmrp_reader_free(r);
+    vmrp_key_free(key);
     return EXIT_OK;
 }

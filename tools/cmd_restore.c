@@ -23,6 +23,7 @@ const char restore_usage[] =
     "A disk goes to a sparse file, a block device, or stdout ('-'). A whole VM is\n"
     "written as DIR/vm.json, DIR/config/..., DIR/disks/NAME.img. Every record is\n"
     "checked against the archive's hashes before its data is written.\n\n"
+    "  --pubkey KEY  refuse the archive unless every commit is signed by this key\n"
     "  --force   replace an existing file or device, or write into a non-empty DIR\n"
     "  --quiet   no progress on stderr\n";
 
@@ -294,7 +295,8 @@ int cmd_restore(int argc, char **argv)
         {"point", required_argument, 0, 'p'}, {"disk", required_argument, 0, 'd'},
         {"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"pubkey", required_argument, 0, 'k'}, {0, 0, 0, 0}};
+    const char *pubkey = NULL;
     const char *point = "latest", *disk = NULL, *out = NULL;
     int force = 0, quiet = 0, c;
     optind = 1;
@@ -315,6 +317,9 @@ int cmd_restore(int argc, char **argv)
         case 'q':
             quiet = 1;
             break;
+        case 'k':
+            pubkey = optarg;
+            break;
         case 'h':
             fputs(restore_usage, stdout);
             return EXIT_OK;
@@ -332,9 +337,16 @@ int cmd_restore(int argc, char **argv)
     int as_tar = olen > 4 && strcmp(out + olen - 4, ".tar") == 0;
     if (!disk && strcmp(out, "-") == 0)
         return cli_usage_error("restore", "a whole VM cannot go to stdout; give --disk NAME or a DIR");
+    vmrp_key *key = NULL;
+    int status;
+    if (pubkey && (status = cli_load_public_key("restore", pubkey, &key)) != EXIT_OK)
+        return status;
     vmrp_reader *r = vmrp_reader_new();
-    if (!r)
+    if (!r) {
+        vmrp_key_free(key);
         return EXIT_RUNTIME;
+    }
+    vmrp_reader_set_public_key(r, key);
     cli_progress prog;
     cli_progress_init(&prog, "restore", quiet);
     vmrp_reader_set_progress(r, cli_progress_cb, &prog);
@@ -342,7 +354,6 @@ int cmd_restore(int argc, char **argv)
     int rc = vmrp_reader_open(r, argv[optind]);
     if (rc == VMRP_OK)
         rc = vmrp_reader_find_point(r, point, &j.index);
-    int status;
     if (rc != VMRP_OK) {
         cli_error("restore", "%s", vmrp_reader_error_string(r));
         status = cli_exit_code(rc);
@@ -366,5 +377,6 @@ int cmd_restore(int argc, char **argv)
         fprintf(stderr, "vmrp restore: point %u '%s' %s restored to %s\n", j.index + 1,
                 vmrp_reader_point(r, j.index)->name, disk ? "disk" : "VM", out);
     vmrp_reader_free(r);
+    vmrp_key_free(key);
     return status;
 }

@@ -3,35 +3,68 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
 
 const char verify_usage[] =
-    "usage: vmrp verify ARCHIVE [--json] [--quiet]\n\n"
+    "usage: vmrp verify ARCHIVE [--pubkey PUBLIC_KEY] [--expect-head HASH]\n"
+    "                   [--min-points N] [--json] [--quiet]\n\n"
     "Reads the whole archive ('-' reads stdin) and checks the header, that records\n"
     "tile the file, every record against the hash in its index, every index against\n"
     "its commit, the chain of commits, every point's metadata and block map, and\n"
     "that every stored block decompresses to its identity.\n"
     "Exit 0 when everything holds, 1 with a message naming the point and byte\n"
     "offset when something does not.\n\n"
-    "  --json    print {\"ok\", \"points\", \"records\", \"blocks\", \"bytes\",\n"
-    "            \"headHash\", \"error\"} on stdout\n"
+    "  --pubkey KEY       every commit must be signed by this Ed25519 key\n"
+    "                     (minisign public key file); reports the key id\n"
+    "  --expect-head HASH fail unless the last commit's hash is HASH (as printed\n"
+    "                     by an earlier verify): detects a rollback\n"
+    "  --min-points N     fail when the archive holds fewer than N points\n"
+    "  --json             print {\"ok\", \"points\", \"records\", \"blocks\", \"bytes\",\n"
+    "                     \"headHash\", \"signedPoints\", \"keyId\", \"error\"}\n"
     "  --quiet   no progress, no summary line\n";
+
+static uint64_t le64(const unsigned char b[8])
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | b[i];
+    return v;
+}
 
 int cmd_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, 0, 'j'},
+                                             {"pubkey", required_argument, 0, 'p'},
+                                             {"expect-head", required_argument, 0, 'e'},
+                                             {"min-points", required_argument, 0, 'm'},
                                              {"quiet", no_argument, 0, 'q'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     int json = 0, quiet = 0, c;
+    const char *pubkey = NULL, *expect_head = NULL;
+    long min_points = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'j')
             json = 1;
+        else if (c == 'p')
+            pubkey = optarg;
+        else if (c == 'e') {
+            expect_head = optarg;
+            if (strlen(optarg) != 64 || strspn(optarg, "0123456789abcdefABCDEF") != 64)
+                return cli_usage_error("verify", "--expect-head takes the 64 hex digits of a head hash");
+        } else if (c == 'm') {
+            char *end = NULL;
+            min_points = strtol(optarg, &end, 10);
+            if (!*optarg || *end || min_points < 1 || min_points > 65535)
+                return cli_usage_error("verify", "--min-points takes 1..65535, not '%s'", optarg);
+        }
         else if (c == 'q')
             quiet = 1;
         else if (c == 'h') {
@@ -43,10 +76,15 @@ int cmd_verify(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage_error("verify", optind >= argc ? "ARCHIVE is missing" : "one ARCHIVE only");
     const char *archive = argv[optind];
+    vmrp_key *key = NULL;
+    int status;
+    if (pubkey && (status = cli_load_public_key("verify", pubkey, &key)) != EXIT_OK)
+        return status;
     int use_stdin = strcmp(archive, "-") == 0;
     int fd = use_stdin ? STDIN_FILENO : open(archive, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         cli_error("verify", "%s: %s", archive, strerror(errno));
+        vmrp_key_free(key);
         return EXIT_RUNTIME;
     }
     if (!use_stdin)
@@ -59,7 +97,21 @@ int cmd_verify(int argc, char **argv)
     vmrp_reader_set_progress(r, cli_progress_cb, &prog);
     vmrp_verify_report rep;
     const char *label = use_stdin ? "stdin" : archive;
+    vmrp_reader_set_public_key(r, key);
     int rc = vmrp_reader_verify(r, fd, label, &rep);
+    char head[65], policy[256] = "";
+    for (int i = 0; i < 32; i++)
+        snprintf(head + 2 * i, 3, "%02x", rep.head_hash[i]);
+    /* History checks: a validly signed archive cut back to an older commit
+     * verifies on its own; only what the caller remembers can tell. */
+    if (rc == VMRP_OK && expect_head && strcasecmp(expect_head, head) != 0)
+        snprintf(policy, sizeof policy, "head is %s after %u points, not the expected %s "
+                 "(rolled back, or a different archive)", head, rep.points, expect_head);
+    else if (rc == VMRP_OK && min_points && rep.points < (uint32_t)min_points)
+        snprintf(policy, sizeof policy, "holds %u points, fewer than --min-points %ld "
+                 "(truncated back to an older state?)", rep.points, min_points);
+    if (*policy)
+        rc = VMRP_E_CORRUPT;
     cli_progress_done(&prog);
     if (json) {
         printf("{\"ok\":%s,\"archive\":", rc == VMRP_OK ? "true" : "false");
@@ -69,17 +121,24 @@ int cmd_verify(int argc, char **argv)
                rep.points, (unsigned long long)rep.records, (unsigned long long)rep.blocks,
                (unsigned long long)rep.bytes, (unsigned long long)rep.committed_size);
         json_hex(stdout, rep.head_hash, 32);
-        printf(",\"error\":");
+        printf(",\"signedPoints\":%u,\"keyId\":", rep.signed_points);
+        if (rep.signed_points)
+            printf("\"%016llX\"", (unsigned long long)le64(rep.signer_key_id));
+        else
+            printf("null");
+        printf(",\"signaturesChecked\":%s,\"error\":", rep.signatures_checked ? "true" : "false");
         if (rc == VMRP_OK) {
             printf("null}\n");
         } else {
             printf("{\"message\":");
-            json_string(stdout, vmrp_reader_error_string(r));
+            json_string(stdout, *policy ? policy : vmrp_reader_error_string(r));
             printf(",\"offset\":%llu,\"point\":%u}}\n", (unsigned long long)rep.error_offset,
                    rep.error_point);
         }
     }
-    if (rc != VMRP_OK) {
+    if (rc != VMRP_OK && *policy) {
+        cli_error("verify", "FAILED: %s: %s", label, policy);
+    } else if (rc != VMRP_OK) {
         cli_error("verify", "FAILED: %s", vmrp_reader_error_string(r));
     } else if (!quiet && !json) {
         char h[32];
@@ -87,11 +146,18 @@ int cmd_verify(int argc, char **argv)
                "head: ",
                label, rep.points, rep.points == 1 ? "" : "s", (unsigned long long)rep.records,
                (unsigned long long)rep.blocks, cli_human(rep.bytes, h));
-        for (int i = 0; i < 32; i++)
-            printf("%02x", rep.head_hash[i]);
-        putchar('\n');
+        printf("%s\n", head);
+        if (rep.signatures_checked)
+            printf("signed: every commit by key %016llX (signatures verified)\n",
+                   (unsigned long long)le64(rep.signer_key_id));
+        else if (rep.signed_points)
+            printf("signed: %u of %u commits, by key %016llX (not checked: give --pubkey)\n",
+                   rep.signed_points, rep.points, (unsigned long long)le64(rep.signer_key_id));
+        else
+            printf("signed: no\n");
     }
     vmrp_reader_free(r);
+    vmrp_key_free(key);
     if (!use_stdin)
         close(fd);
     return cli_exit_code(rc);

@@ -15,6 +15,7 @@ static const struct {
     {"inspect", cmd_inspect, inspect_usage, "list the restore points of an archive"},
     {"verify", cmd_verify, verify_usage, "check every byte of an archive"},
     {"restore", cmd_restore, restore_usage, "restore a disk or a whole VM from a point"},
+    {"keygen", cmd_keygen, keygen_usage, "make a signing key pair (minisign formats)"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,411 @@
+/* keys.c - signing keys in minisign's file formats, so that keys made by
+ * either tool work in both, and stock minisign verifies vmrp's detached
+ * signatures.
+ *
+ *   public key:  "untrusted comment: ..." + base64("Ed" keynum[8] pk[32])
+ *   secret key:  "untrusted comment: ..." + base64("Ed" kdf[2] "B2" salt[32]
+ *                opslimit[8] memlimit[8] keynum[8] sk[64] chk[32])
+ *                where keynum..chk is XORed with scrypt(passphrase) when
+ *                kdf is "Sc", and stored as is when kdf is 00 00.
+ *
+ * Secrets live in sodium_malloc'd memory and are wiped when freed.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmrp_private.h"
+
+#define SIG_ALG "Ed"
+#define SIG_ALG_HASHED "ED"
+#define KDF_SCRYPT "Sc"
+#define CHK_ALG "B2"
+#define KEYNUM_SIZE 8u
+#define PK_STRUCT_SIZE (2u + KEYNUM_SIZE + crypto_sign_PUBLICKEYBYTES)
+#define KEYNUM_SK_SIZE (KEYNUM_SIZE + crypto_sign_SECRETKEYBYTES + 32u)
+#define SK_STRUCT_SIZE (6u + 32u + 8u + 8u + KEYNUM_SK_SIZE)
+#define KEY_FILE_MAX 4096u
+
+struct vmrp_key_s {
+    vmrp_err err;
+    int has_public;
+    int has_secret;
+    unsigned char keynum[KEYNUM_SIZE];
+    unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+    unsigned char *sk; /* sodium_malloc'd, crypto_sign_SECRETKEYBYTES */
+};
+
+vmrp_key *vmrp_key_new(void)
+{
+    vmrp_key *k = calloc(1, sizeof *k);
+    return k;
+}
+
+static void drop_secret(vmrp_key *k)
+{
+    if (k->sk)
+        sodium_free(k->sk); /* wipes before releasing */
+    k->sk = NULL;
+    k->has_secret = 0;
+}
+
+void vmrp_key_free(vmrp_key *k)
+{
+    if (!k)
+        return;
+    drop_secret(k);
+    free(k);
+}
+
+const char *vmrp_key_error_string(const vmrp_key *k)
+{
+    return k ? k->err.message : "no key";
+}
+
+void vmrp_key_id(const vmrp_key *k, char out[17])
+{
+    snprintf(out, 17, "%016llX", (unsigned long long)le64_load(k->keynum));
+}
+
+int vmrp_key_has_secret(const vmrp_key *k)
+{
+    return k->has_secret;
+}
+
+int vmrp_key_generate(vmrp_key *k)
+{
+    drop_secret(k);
+    k->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    if (!k->sk)
+        return err_set(&k->err, VMRP_E_NOMEM, "cannot allocate secure memory");
+    crypto_sign_keypair(k->pk, k->sk);
+    randombytes_buf(k->keynum, sizeof k->keynum);
+    k->has_public = k->has_secret = 1;
+    return VMRP_OK;
+}
+
+/* The file is written whole to a temporary name, then linked into place,
+ * so an existing key is never replaced and a half-written key never seen. */
+static int write_key_file(vmrp_key *k, const char *path, mode_t mode, const char *comment,
+                          const unsigned char *bin, size_t len)
+{
+    size_t b64len = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = sodium_malloc(b64len);
+    char tmp[4096];
+    if (!b64)
+        return err_set(&k->err, VMRP_E_NOMEM, "cannot allocate secure memory");
+    sodium_bin2base64(b64, b64len, bin, len, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int rc = VMRP_OK;
+    if (fd < 0) {
+        rc = err_set(&k->err, VMRP_E_IO, "%s: %s", path, strerror(errno));
+    } else {
+        char head[512];
+        int n = snprintf(head, sizeof head, "untrusted comment: %s\n", comment);
+        if (io_write_full(fd, head, (size_t)n) || io_write_full(fd, b64, strlen(b64)) ||
+            io_write_full(fd, "\n", 1) || fsync(fd) != 0)
+            rc = err_set(&k->err, VMRP_E_IO, "%s: write error: %s", path, strerror(errno));
+        close(fd);
+        if (rc == VMRP_OK && link(tmp, path) != 0)
+            rc = err_set(&k->err, errno == EEXIST ? VMRP_E_EXISTS : VMRP_E_IO,
+                         "%s: %s", path, errno == EEXIST ? "exists; refusing to replace a key"
+                                                        : strerror(errno));
+        unlink(tmp);
+    }
+    sodium_free(b64);
+    return rc;
+}
+
+static void secret_checksum(const vmrp_key *k, unsigned char chk[32])
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    crypto_generichash_update(&st, (const unsigned char *)SIG_ALG, 2);
+    crypto_generichash_update(&st, k->keynum, KEYNUM_SIZE);
+    crypto_generichash_update(&st, k->sk, crypto_sign_SECRETKEYBYTES);
+    crypto_generichash_final(&st, chk, 32);
+}
+
+static int scrypt_stream(unsigned char *out, size_t len, const char *pass,
+                         const unsigned char salt[32], uint64_t ops, uint64_t mem)
+{
+    if (ops > SIZE_MAX || mem > SIZE_MAX)
+        return -1;
+    return crypto_pwhash_scryptsalsa208sha256(out, len, pass, strlen(pass), salt,
+                                              (unsigned long long)ops, (size_t)mem);
+}
+
+int vmrp_key_save(vmrp_key *k, const char *secret_path, const char *public_path,
+                  const char *passphrase)
+{
+    if (!k->has_secret)
+        return err_set(&k->err, VMRP_E_USAGE, "no secret key to save");
+    unsigned char pkbin[PK_STRUCT_SIZE];
+    memcpy(pkbin, SIG_ALG, 2);
+    memcpy(pkbin + 2, k->keynum, KEYNUM_SIZE);
+    memcpy(pkbin + 2 + KEYNUM_SIZE, k->pk, sizeof k->pk);
+    unsigned char *skbin = sodium_malloc(SK_STRUCT_SIZE);
+    if (!skbin)
+        return err_set(&k->err, VMRP_E_NOMEM, "cannot allocate secure memory");
+    memset(skbin, 0, SK_STRUCT_SIZE);
+    memcpy(skbin, SIG_ALG, 2);
+    memcpy(skbin + 4, CHK_ALG, 2);
+    unsigned char *keynum_sk = skbin + 6 + 32 + 16;
+    memcpy(keynum_sk, k->keynum, KEYNUM_SIZE);
+    memcpy(keynum_sk + KEYNUM_SIZE, k->sk, crypto_sign_SECRETKEYBYTES);
+    int rc = VMRP_OK;
+    if (passphrase) {
+        uint64_t ops = crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE;
+        uint64_t mem = crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_SENSITIVE;
+        memcpy(skbin + 2, KDF_SCRYPT, 2);
+        randombytes_buf(skbin + 6, 32);
+        le64_store(skbin + 38, ops);
+        le64_store(skbin + 46, mem);
+        secret_checksum(k, keynum_sk + KEYNUM_SIZE + crypto_sign_SECRETKEYBYTES);
+        unsigned char *stream = sodium_malloc(KEYNUM_SK_SIZE);
+        if (!stream || scrypt_stream(stream, KEYNUM_SK_SIZE, passphrase, skbin + 6, ops, mem) != 0)
+            rc = err_set(&k->err, VMRP_E_NOMEM, "cannot derive the key from the passphrase");
+        else
+            for (size_t i = 0; i < KEYNUM_SK_SIZE; i++)
+                keynum_sk[i] ^= stream[i];
+        if (stream)
+            sodium_free(stream);
+    }
+    char id[17], comment[128];
+    vmrp_key_id(k, id);
+    if (rc == VMRP_OK)
+        rc = write_key_file(k, secret_path, 0600,
+                            passphrase ? "minisign encrypted secret key" : "minisign secret key",
+                            skbin, SK_STRUCT_SIZE);
+    sodium_free(skbin);
+    if (rc == VMRP_OK && public_path) {
+        snprintf(comment, sizeof comment, "minisign public key %s", id);
+        rc = write_key_file(k, public_path, 0644, comment, pkbin, sizeof pkbin);
+        if (rc)
+            unlink(secret_path); /* no secret key without its public half */
+    }
+    return rc;
+}
+
+/* Read a key file: a comment line, then one base64 line of exactly `len`
+ * bytes once decoded. */
+static int read_key_file(vmrp_key *k, const char *path, unsigned char *bin, size_t len)
+{
+    char *text = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return err_set(&k->err, e == ENOENT ? VMRP_E_NOT_FOUND : VMRP_E_IO, "%s: %s", path,
+                       strerror(e));
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > (off_t)KEY_FILE_MAX) {
+        close(fd);
+        return err_set(&k->err, VMRP_E_KEY, "%s: not a key file", path);
+    }
+    text = sodium_malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    if (!text || io_read_full(fd, text, (size_t)st.st_size, &got) != 0 || got != (size_t)st.st_size) {
+        close(fd);
+        if (text)
+            sodium_free(text);
+        return err_set(&k->err, VMRP_E_IO, "%s: read error", path);
+    }
+    close(fd);
+    text[got] = '\0';
+    int rc = VMRP_OK;
+    char *nl = strchr(text, '\n');
+    char *line = nl ? nl + 1 : NULL;
+    size_t decoded = 0;
+    if (!line || strncmp(text, "untrusted comment: ", 19) != 0) {
+        rc = err_set(&k->err, VMRP_E_KEY, "%s: not a minisign key file (no comment line)", path);
+    } else {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (sodium_base642bin(bin, len, line, strlen(line), NULL, &decoded, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            decoded != len)
+            rc = err_set(&k->err, VMRP_E_KEY, "%s: key line is not the base64 of a %zu-byte key",
+                         path, len);
+    }
+    sodium_free(text);
+    return rc;
+}
+
+int vmrp_key_load_public(vmrp_key *k, const char *path)
+{
+    unsigned char bin[PK_STRUCT_SIZE];
+    int rc = read_key_file(k, path, bin, sizeof bin);
+    if (rc)
+        return rc;
+    if (memcmp(bin, SIG_ALG, 2) != 0)
+        return err_set(&k->err, VMRP_E_KEY, "%s: not an Ed25519 public key", path);
+    memcpy(k->keynum, bin + 2, KEYNUM_SIZE);
+    memcpy(k->pk, bin + 2 + KEYNUM_SIZE, sizeof k->pk);
+    k->has_public = 1;
+    return VMRP_OK;
+}
+
+int vmrp_key_load_secret(vmrp_key *k, const char *path, vmrp_passphrase_fn ask, void *ctx)
+{
+    unsigned char *bin = sodium_malloc(SK_STRUCT_SIZE);
+    if (!bin)
+        return err_set(&k->err, VMRP_E_NOMEM, "cannot allocate secure memory");
+    drop_secret(k);
+    int rc = read_key_file(k, path, bin, SK_STRUCT_SIZE);
+    unsigned char *keynum_sk = bin + 6 + 32 + 16;
+    if (rc == VMRP_OK && (memcmp(bin, SIG_ALG, 2) != 0 || memcmp(bin + 4, CHK_ALG, 2) != 0))
+        rc = err_set(&k->err, VMRP_E_KEY, "%s: not an Ed25519 secret key", path);
+    int encrypted = rc == VMRP_OK && memcmp(bin + 2, KDF_SCRYPT, 2) == 0;
+    if (rc == VMRP_OK && !encrypted && (bin[2] != 0 || bin[3] != 0))
+        rc = err_set(&k->err, VMRP_E_KEY, "%s: unknown key derivation", path);
+    if (rc == VMRP_OK && encrypted) {
+        char pass[1024];
+        unsigned char *stream = sodium_malloc(KEYNUM_SK_SIZE);
+        int got = ask ? ask(ctx, path, pass, sizeof pass) : -1;
+        if (got != 0) {
+            rc = err_set(&k->err, VMRP_E_KEY, "%s is protected by a passphrase and none was given",
+                         path);
+        } else if (!stream || scrypt_stream(stream, KEYNUM_SK_SIZE, pass, bin + 6,
+                                            le64_load(bin + 38), le64_load(bin + 46)) != 0) {
+            rc = err_set(&k->err, VMRP_E_KEY, "%s: cannot derive the key (scrypt limits too high?)",
+                         path);
+        } else {
+            for (size_t i = 0; i < KEYNUM_SK_SIZE; i++)
+                keynum_sk[i] ^= stream[i];
+        }
+        sodium_memzero(pass, sizeof pass);
+        if (stream)
+            sodium_free(stream);
+    }
+    if (rc == VMRP_OK) {
+        k->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+        if (!k->sk)
+            rc = err_set(&k->err, VMRP_E_NOMEM, "cannot allocate secure memory");
+    }
+    if (rc == VMRP_OK) {
+        memcpy(k->keynum, keynum_sk, KEYNUM_SIZE);
+        memcpy(k->sk, keynum_sk + KEYNUM_SIZE, crypto_sign_SECRETKEYBYTES);
+        unsigned char chk[32], seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+        unsigned char *check_sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+        secret_checksum(k, chk);
+        const unsigned char *stored = keynum_sk + KEYNUM_SIZE + crypto_sign_SECRETKEYBYTES;
+        /* minisign leaves the checksum zero in unprotected keys; the
+         * embedded public key is checked in every case. */
+        int chk_ok = (!encrypted && is_zero(stored, 32)) || sodium_memcmp(chk, stored, 32) == 0;
+        int pk_ok = check_sk && crypto_sign_ed25519_sk_to_seed(seed, k->sk) == 0 &&
+                    crypto_sign_seed_keypair(pk, check_sk, seed) == 0 &&
+                    sodium_memcmp(pk, k->sk + crypto_sign_SECRETKEYBYTES - sizeof pk, sizeof pk) == 0;
+        sodium_memzero(seed, sizeof seed);
+        if (check_sk)
+            sodium_free(check_sk);
+        if (!chk_ok || !pk_ok) {
+            rc = err_set(&k->err, VMRP_E_KEY, encrypted ? "%s: wrong passphrase"
+                                                        : "%s: the secret key is damaged",
+                         path);
+        } else {
+            memcpy(k->pk, pk, sizeof pk);
+            k->has_public = k->has_secret = 1;
+        }
+    }
+    sodium_free(bin);
+    if (rc)
+        drop_secret(k);
+    return rc;
+}
+
+/* ---- used by the writer and the verifier ---- */
+
+static void commit_message(unsigned char msg[COMMIT_SIG_MSG_SIZE], const unsigned char hash[HASH_SIZE])
+{
+    memcpy(msg, COMMIT_SIG_DOMAIN, COMMIT_SIG_DOMAIN_SIZE);
+    memcpy(msg + COMMIT_SIG_DOMAIN_SIZE, hash, HASH_SIZE);
+}
+
+const unsigned char *key_keynum(const vmrp_key *k)
+{
+    return k->keynum;
+}
+
+int key_sign_commit(const vmrp_key *k, const unsigned char hash[HASH_SIZE],
+                    unsigned char sig[crypto_sign_BYTES])
+{
+    unsigned char msg[COMMIT_SIG_MSG_SIZE];
+    commit_message(msg, hash);
+    if (!k->has_secret || crypto_sign_detached(sig, NULL, msg, sizeof msg, k->sk) != 0)
+        return VMRP_E_KEY;
+    /* As minisign does: check our own signature before anyone relies on it. */
+    return crypto_sign_verify_detached(sig, msg, sizeof msg, k->pk) == 0 ? VMRP_OK : VMRP_E_CRYPTO;
+}
+
+int key_verify_commit(const vmrp_key *k, const unsigned char hash[HASH_SIZE],
+                      const unsigned char sig[crypto_sign_BYTES])
+{
+    unsigned char msg[COMMIT_SIG_MSG_SIZE];
+    commit_message(msg, hash);
+    return k->has_public && crypto_sign_verify_detached(sig, msg, sizeof msg, k->pk) == 0;
+}
+
+int vmrp_key_sign_file(vmrp_key *k, int fd, const char *sig_path, const char *trusted_comment)
+{
+    if (!k->has_secret)
+        return err_set(&k->err, VMRP_E_USAGE, "no secret key to sign with");
+    crypto_generichash_state st;
+    unsigned char digest[crypto_generichash_BYTES_MAX], buf[1 << 16];
+    crypto_generichash_init(&st, NULL, 0, sizeof digest);
+    uint64_t off = 0;
+    for (;;) {
+        ssize_t n = pread(fd, buf, sizeof buf, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_set(&k->err, VMRP_E_IO, "read error while signing: %s", strerror(errno));
+        if (n == 0)
+            break;
+        crypto_generichash_update(&st, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    crypto_generichash_final(&st, digest, sizeof digest);
+    /* Prehashed ("ED") minisign signature, then the global signature over
+     * the signature and the trusted comment. */
+    unsigned char sigbin[2 + KEYNUM_SIZE + crypto_sign_BYTES];
+    memcpy(sigbin, SIG_ALG_HASHED, 2);
+    memcpy(sigbin + 2, k->keynum, KEYNUM_SIZE);
+    crypto_sign_detached(sigbin + 2 + KEYNUM_SIZE, NULL, digest, sizeof digest, k->sk);
+    size_t tclen = strlen(trusted_comment);
+    unsigned char *global_msg = malloc(crypto_sign_BYTES + tclen);
+    unsigned char global_sig[crypto_sign_BYTES];
+    if (!global_msg)
+        return err_set(&k->err, VMRP_E_NOMEM, "out of memory");
+    memcpy(global_msg, sigbin + 2 + KEYNUM_SIZE, crypto_sign_BYTES);
+    memcpy(global_msg + crypto_sign_BYTES, trusted_comment, tclen);
+    crypto_sign_detached(global_sig, NULL, global_msg, crypto_sign_BYTES + tclen, k->sk);
+    free(global_msg);
+    char b64sig[sizeof sigbin * 2], b64global[crypto_sign_BYTES * 2];
+    sodium_bin2base64(b64sig, sizeof b64sig, sigbin, sizeof sigbin, sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(b64global, sizeof b64global, global_sig, sizeof global_sig,
+                      sodium_base64_VARIANT_ORIGINAL);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", sig_path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return err_set(&k->err, VMRP_E_IO, "%s: %s", tmp, strerror(errno));
+    char id[17];
+    vmrp_key_id(k, id);
+    fprintf(f, "untrusted comment: vmrp signature, key %s\n%s\ntrusted comment: %s\n%s\n", id,
+            b64sig, trusted_comment, b64global);
+    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, sig_path) != 0) {
+        unlink(tmp);
+        return err_set(&k->err, VMRP_E_IO, "%s: cannot write: %s", sig_path, strerror(errno));
+    }
+    return VMRP_OK;
+}

@@ -1,0 +1,136 @@
+/* passphrase.c - passphrase sources, in order of precedence. */
+#define _GNU_SOURCE
+#include "passphrase.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+static void chomp(char *s)
+{
+    s[strcspn(s, "\r\n")] = '\0';
+}
+
+static int from_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ok = fgets(buf, (int)size, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return -1;
+    chomp(buf);
+    return 0;
+}
+
+static int from_command(const char *cmd, char *buf, size_t size)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    int ok = fgets(buf, (int)size, p) != NULL;
+    /* Drain the rest so the command is not killed by SIGPIPE mid-way. */
+    char sink[256];
+    while (fgets(sink, sizeof sink, p))
+        ;
+    sodium_memzero(sink, sizeof sink);
+    int status = pclose(p);
+    if (!ok || status != 0) {
+        sodium_memzero(buf, size);
+        return -1;
+    }
+    chomp(buf);
+    return 0;
+}
+
+static int from_tty(const char *prompt, char *buf, size_t size)
+{
+    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct termios old, quiet;
+    int have_term = tcgetattr(fd, &old) == 0;
+    if (have_term) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    if (write(fd, prompt, strlen(prompt)) < 0) {
+        /* the prompt is a courtesy; reading still works */
+    }
+    size_t n = 0;
+    char c;
+    int rc = 0;
+    for (;;) {
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = n ? 0 : -1;
+            break;
+        }
+        if (c == '\n' || c == '\r')
+            break;
+        if (n + 1 < size)
+            buf[n++] = c;
+    }
+    buf[n] = '\0';
+    if (have_term)
+        tcsetattr(fd, TCSAFLUSH, &old);
+    if (write(fd, "\n", 1) < 0) {
+        /* ignore */
+    }
+    close(fd);
+    return rc;
+}
+
+static int from_environment(char *buf, size_t size)
+{
+    const char *v;
+    if ((v = getenv("VMRP_PASSPHRASE")) != NULL) {
+        snprintf(buf, size, "%s", v);
+        return 0;
+    }
+    if ((v = getenv("VMRP_PASSPHRASE_FILE")) != NULL)
+        return from_file(v, buf, size);
+    if ((v = getenv("VMRP_PASSPHRASE_COMMAND")) != NULL)
+        return from_command(v, buf, size);
+    return 1; /* no environment source */
+}
+
+int passphrase_ask(void *ctx, const char *path, char *buf, size_t size)
+{
+    (void)ctx;
+    int rc = from_environment(buf, size);
+    if (rc <= 0)
+        return rc;
+    char prompt[512];
+    snprintf(prompt, sizeof prompt, "Passphrase for %s: ", path);
+    return from_tty(prompt, buf, size);
+}
+
+int passphrase_new(const char *what, char *buf, size_t size)
+{
+    int rc = from_environment(buf, size);
+    if (rc <= 0)
+        return rc;
+    char prompt[512], again[1024];
+    snprintf(prompt, sizeof prompt, "New passphrase for %s: ", what);
+    if (from_tty(prompt, buf, size) != 0)
+        return -1;
+    rc = from_tty("Repeat it: ", again, sizeof again);
+    if (rc != 0 || strcmp(buf, again) != 0) {
+        fprintf(stderr, "vmrp: the passphrases differ\n");
+        rc = -1;
+    }
+    sodium_memzero(again, sizeof again);
+    return rc;
+}
