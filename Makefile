@@ -39,7 +39,7 @@ Q := @
 endif
 
 .PHONY: all lib demo check check-unit check-e2e check-asan check-valgrind deps docs install \
-        uninstall clean fuzz
+        uninstall clean fuzz bench
 
 all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/gendisk
 
@@ -75,7 +75,7 @@ $(B)/gendisk: tests/tools/gendisk.c
 
 # ---- dependencies: Debian/Ubuntu packages, installed only when missing ----
 DEB_PKGS := build-essential pkg-config libsodium-dev libzstd-dev zlib1g-dev libarchive-dev \
-            check doxygen valgrind e2fsprogs
+            check doxygen valgrind e2fsprogs minisign
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -126,6 +126,9 @@ check: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk sh fixtures/demo.sh
+
+bench: all
+	$(Q)VMRP=$(CURDIR)/$(B)/vmrp sh tests/bench/bench.sh
 
 docs:
 	$(Q)mkdir -p $(B)/docs

@@ -223,11 +223,6 @@ static int read_commit(vmrp_reader *r, uint64_t at, commit_info *c)
         return err_set(&r->err, VMRP_E_CORRUPT,
                        "%s: commit at offset %llu does not match the file header", r->label,
                        (unsigned long long)at);
-    char why_buf[96];
-    const char *problem = commit_signature_problem(r->pubkey, c, why_buf, sizeof why_buf);
-    if (problem)
-        return err_set(&r->err, VMRP_E_CORRUPT, "%s: the commit of point %u (offset %llu) %s",
-                       r->label, c->sequence, (unsigned long long)at, problem);
     return VMRP_OK;
 }
 
@@ -462,6 +457,16 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
         if (rc) {
             free(chain);
             return rc;
+        }
+        /* Signatures are checked on the chain, not while finding its head:
+         * an unsigned archive is refused, not mistaken for an empty one. */
+        char why_buf[96];
+        const char *problem = commit_signature_problem(r->pubkey, &chain[n], why_buf, sizeof why_buf);
+        if (problem) {
+            err_set(&r->err, VMRP_E_CORRUPT, "%s: the commit of point %u (offset %llu) %s",
+                    r->label, chain[n].sequence, (unsigned long long)at, problem);
+            free(chain);
+            return VMRP_E_CORRUPT;
         }
         if (n > 0 && memcmp(chain[n - 1].prev_hash, chain[n].hash, HASH_SIZE) != 0) {
             free(chain);
