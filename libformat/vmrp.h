@@ -417,6 +417,23 @@ VMRP_API int vmrp_writer_commit(vmrp_writer *w) VMRP_CHECK_RESULT;
  */
 VMRP_API int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key);
 
+/**
+ * Remove an interrupted append from the end of @p path: the bytes after the
+ * last valid commit, when they are the prefix of a segment that never got
+ * its commit. Committed bytes are never touched: when the bytes after the
+ * last valid commit look like damage to a commit (see
+ * vmrp_collection_info::tail_damaged) nothing is removed and
+ * ::VMRP_E_CORRUPT is returned. Takes the writer lock for the duration.
+ * @param w       a new writer from vmrp_writer_new() (used for the lock and
+ *                the error message; free it afterwards).
+ * @param path    the archive.
+ * @param[out] dropped bytes removed (0 when the archive was clean).
+ * @return ::VMRP_OK, ::VMRP_E_CORRUPT, ::VMRP_E_LOCKED, ::VMRP_E_NOT_ARCHIVE,
+ *         ::VMRP_E_IO.
+ */
+VMRP_API int vmrp_writer_repair(vmrp_writer *w, const char *path, uint64_t *dropped)
+    VMRP_CHECK_RESULT;
+
 /** Figures about the point being written; valid after vmrp_writer_open(). */
 VMRP_API void vmrp_writer_get_stats(const vmrp_writer *w, vmrp_writer_stats *out);
 

@@ -303,6 +303,45 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
     return adopt_collection(w);
 }
 
+int vmrp_writer_repair(vmrp_writer *w, const char *path, uint64_t *dropped)
+{
+    *dropped = 0;
+    err_clear(&w->err);
+    if (w->fd >= 0)
+        return writer_fail(w, VMRP_E_USAGE, "writer is already open");
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return writer_fail(w, errno == ENOENT ? VMRP_E_NOT_FOUND : VMRP_E_IO, "%s: %s", path,
+                           strerror(errno));
+    int rc = io_lock_exclusive(fd);
+    if (rc) {
+        close(fd);
+        return writer_fail(w, rc == -EWOULDBLOCK ? VMRP_E_LOCKED : VMRP_E_IO,
+                           rc == -EWOULDBLOCK ? "%s: locked by another writer; try again when "
+                                                "it has finished"
+                                              : "%s: cannot lock",
+                           path);
+    }
+    vmrp_reader *r = vmrp_reader_new();
+    uint64_t torn = 0;
+    rc = r ? reader_open_internal(r, fd, path, &torn) : VMRP_E_NOMEM;
+    if (rc)
+        writer_fail(w, rc, "%s", r ? vmrp_reader_error_string(r) : "out of memory");
+    else if (torn && r->coll.tail_damaged)
+        rc = writer_fail(w, VMRP_E_CORRUPT,
+                         "%s: the %llu bytes after the last valid commit (offset %llu) hold a "
+                         "damaged commit, not an interrupted append; refusing to remove them",
+                         path, (unsigned long long)torn,
+                         (unsigned long long)r->coll.committed_size);
+    else if (torn && (ftruncate(fd, (off_t)r->coll.committed_size) != 0 || io_sync(fd) != 0))
+        rc = writer_fail(w, VMRP_E_IO, "%s: cannot truncate: %s", path, strerror(errno));
+    else
+        *dropped = torn;
+    vmrp_reader_free(r);
+    close(fd);
+    return rc;
+}
+
 int vmrp_writer_open_stream(vmrp_writer *w, int fd, const char *label,
                             const vmrp_writer_options *opts)
 {

@@ -16,6 +16,7 @@ static const struct {
     {"verify", cmd_verify, verify_usage, "check every byte of an archive"},
     {"restore", cmd_restore, restore_usage, "restore a disk or a whole VM from a point"},
     {"keygen", cmd_keygen, keygen_usage, "make a signing key pair (minisign formats)"},
+    {"repair", cmd_repair, repair_usage, "remove an interrupted append"},
 };
 
 static void usage(FILE *f)
