@@ -41,7 +41,7 @@ endif
 .PHONY: all lib demo check check-unit check-e2e check-asan check-valgrind deps docs install \
         uninstall clean fuzz bench
 
-all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/gendisk
+all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/gendisk $(B)/faultinject.so
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -65,7 +65,12 @@ $(B)/libvmrp.so.$(VERSION): $(LIB_PIC)
 # The command links the static library: it sees only vmrp.h.
 $(B)/vmrp: $(TOOL_OBJ) $(B)/libvmrp.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $(TOOL_OBJ) $(B)/libvmrp.a $(ARCHIVE_LIBS) $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(TOOL_OBJ) $(B)/libvmrp.a $(ARCHIVE_LIBS) $(LIBS)
+
+# Built without sanitizers: it is preloaded into processes of every build.
+$(B)/faultinject.so: tests/tools/faultinject.c
+	@mkdir -p $(B)
+	$(Q)cc -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $< -ldl
 
 $(B)/gendisk: tests/tools/gendisk.c
 	@mkdir -p $(B)
@@ -89,7 +94,7 @@ deps:
 # ---- tests ----
 $(B)/unit/%: tests/unit/%.c $(B)/libvmrp.a tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -Itests/unit -o $@ $< $(B)/libvmrp.a $(CHECK_LIBS) $(LIBS)
+	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -Itests/unit -o $@ $< $(B)/libvmrp.a $(LDFLAGS) $(CHECK_LIBS) $(LIBS)
 
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
@@ -97,7 +102,7 @@ check-unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do CK_DEFAULT_TIMEOUT=120 $$t || exit 1; done
 
 check-e2e: all
-	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk sh tests/e2e/run.sh
+	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk FAULTINJECT=$(CURDIR)/$(B)/faultinject.so sh tests/e2e/run.sh
 
 # Sanitizers: the whole suite again, built with ASan + UBSan.
 check-asan:
@@ -107,7 +112,7 @@ check-asan:
 all-asan:
 	$(Q)$(MAKE) --no-print-directory B=$(B) CFLAGS="$(CFLAGS)" all $(UNIT_BIN)
 	$(Q)for t in $(UNIT_BIN); do CK_DEFAULT_TIMEOUT=300 CK_FORK=no $$t || exit 1; done
-	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk E2E_QUICK=1 sh tests/e2e/run.sh
+	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk FAULTINJECT=$(CURDIR)/$(B)/faultinject.so E2E_QUICK=1 sh tests/e2e/run.sh
 
 # valgrind: the end-to-end tests once, zero errors and zero leaks.
 check-valgrind: all

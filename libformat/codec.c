@@ -95,6 +95,11 @@ int codec_decompress(codec_ctx *c, int codec, const void *src, size_t src_len, v
     case CODEC_ZSTD: {
         /* The frame must decode to exactly raw_len bytes: ZSTD_decompressDCtx
          * never writes past dst capacity, and we demand a full match. */
+        /* Exactly one zstd frame: ZSTD_decompressDCtx would also accept
+         * concatenated and skippable frames, which the format does not. */
+        if (src_len < 4 || le32_load(src) != ZSTD_MAGICNUMBER ||
+            ZSTD_findFrameCompressedSize(src, src_len) != src_len)
+            return VMRP_E_CORRUPT;
         size_t n = ZSTD_decompressDCtx(c->zd, dst, raw_len, src, src_len);
         if (ZSTD_isError(n) || n != raw_len)
             return VMRP_E_CORRUPT;

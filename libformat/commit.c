@@ -180,9 +180,11 @@ int commit_decode_ex(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, int s
         *why = "first commit has a predecessor, or a later one has none";
         return VMRP_E_CORRUPT;
     }
-    if (c->segment_offset < FH_SIZE || c->index_offset < c->segment_offset + RH_SIZE ||
+    /* Compared without sums that could wrap around. */
+    if (c->segment_offset < FH_SIZE || c->segment_offset >= c->index_offset ||
+        c->index_offset - c->segment_offset < RH_SIZE || c->index_offset >= c->commit_offset ||
         c->index_size < RH_SIZE + IX_HEADER_SIZE + IX_ENTRY_SIZE ||
-        c->index_offset + c->index_size != c->commit_offset ||
+        c->index_size != c->commit_offset - c->index_offset ||
         (c->prev_offset != 0 && c->segment_offset != c->prev_offset + CM_RECORD_SIZE) ||
         (c->prev_offset == 0 && c->segment_offset != FH_SIZE)) {
         *why = "commit offsets do not describe a segment";

@@ -53,8 +53,8 @@ int index_parse_ex(const unsigned char *p, size_t len, const commit_info *c, int
         }
         if (r->type == REC_POINT) {
             points++;
-            if (r->offset != *point_offset) {
-                *why = "index Point_Record_Offset does not name its POINT entry";
+            if (i != n - 1 || r->offset != *point_offset) {
+                *why = "the POINT record is not the last entry, or Point_Record_Offset does not name it";
                 free(refs);
                 return VMRP_E_CORRUPT;
             }

@@ -142,8 +142,8 @@ int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *m
         if (di->sector_size < 512 || di->sector_size > 65536 ||
             (di->sector_size & (di->sector_size - 1)))
             FAIL("Logical_Sector_Size is not a power of two in 512..65536");
-        if (di->excluded && (nmaps != 0 || di->changed_blocks != 0))
-            FAIL("an excluded disk has a map");
+        if (di->excluded && (nmaps != 0 || di->changed_blocks != 0 || di->stored_bytes != 0))
+            FAIL("an excluded disk has a map or stored bytes");
         /* Each map record holds at most 65536 entries and at least one. */
         if (di->changed_blocks > (uint64_t)nmaps * MAP_ENTRIES_PER_RECORD ||
             nmaps > di->changed_blocks)
@@ -152,9 +152,12 @@ int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *m
         if (!dname || !name_disk_valid((const char *)dname, dname_size))
             FAIL("disk name is not valid");
         di->name = copy_str(&sp, dname, dname_size);
-        for (uint32_t k = 0; k < i; k++)
+        for (uint32_t k = 0; k < i; k++) {
             if (strcmp(m->disks[k].name, di->name) == 0)
                 FAIL("two disks of the point have the same name");
+            if (memcmp(m->disks[k].family_id, di->family_id, ID_SIZE) == 0)
+                FAIL("two disks of the point have the same Family_Id");
+        }
         if ((uint64_t)nmaps * 8 > c.len - c.pos)
             FAIL("map record list runs past the end of the record");
         disk_meta *dm = &m->disk_meta[i];

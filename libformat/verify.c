@@ -54,6 +54,46 @@ static int stream_read(stream *s, unsigned char *out, size_t n)
     return 0;
 }
 
+/* Read to the end of the stream; report whether it ends with End_Magic,
+ * the last bytes of every complete commit. */
+static int stream_ends_with_commit(stream *s, uint64_t *total)
+{
+    unsigned char last[8] = {0}, chunk[4096];
+    size_t have = 0;
+    for (;;) {
+        size_t want = sizeof chunk, got = 0;
+        /* stream_read wants exact sizes; take what the buffer holds. */
+        if (s->start == s->end && !s->eof) {
+            int rc = io_read_full(s->fd, s->buf, s->cap, &got);
+            if (rc)
+                break;
+            s->start = 0;
+            s->end = got;
+            if (got < s->cap)
+                s->eof = 1;
+        }
+        size_t n = s->end - s->start;
+        if (n == 0)
+            break;
+        if (n > want)
+            n = want;
+        memcpy(chunk, s->buf + s->start, n);
+        s->start += n;
+        s->pos += n;
+        if (n >= 8) {
+            memcpy(last, chunk + n - 8, 8);
+            have = 8;
+        } else {
+            size_t keep = have + n > 8 ? 8 - n : have;
+            memmove(last, last + have - keep, keep);
+            memcpy(last + keep, chunk, n);
+            have = keep + n;
+        }
+    }
+    *total = s->pos;
+    return have == 8 && memcmp(last, CM_END_MAGIC, 8) == 0;
+}
+
 typedef struct {
     uint64_t offset;
     unsigned char id[HASH_SIZE];
@@ -125,6 +165,7 @@ typedef struct {
     uint32_t points;
     uint64_t segment_start;
     char **names;
+    uint32_t nnames; /* names allocated: points, plus one uncommitted */
     family *families;
     size_t nfamilies;
     codec_ctx *codec;
@@ -271,6 +312,7 @@ static int check_point(vstate *v)
     }
     v->names = bigger;
     v->names[v->points] = copy;
+    v->nnames = v->points + 1;
     return VMRP_OK;
 }
 
@@ -341,7 +383,7 @@ static void vstate_free(vstate *v)
     free(v->seg);
     free(v->blocks.v);
     free(v->files.v);
-    for (uint32_t k = 0; k < v->points; k++)
+    for (uint32_t k = 0; k < v->nnames; k++)
         free(v->names[k]);
     free(v->names);
     free(v->families);
@@ -467,10 +509,8 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         got = stream_read(&s, v.payload, RH_SIZE);
         if (got == 1)
             break;
-        if (got == 2) {
-            rc = bad(&v, off, "archive ends inside a record header");
-            break;
-        }
+        if (got == 2)
+            break; /* a cut inside a header: an interrupted append, reported below */
         if (got < 0) {
             rc = err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", v.label,
                          (unsigned long long)off, strerror(-got));
@@ -478,7 +518,12 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         }
         record_header h;
         if (record_header_decode_ex(v.payload, v.block_size, v.strict, &h, &why) != VMRP_OK) {
-            rc = bad(&v, off, "%s", why);
+            /* Garbage after the last commit is an interrupted append (or a
+             * zero-filled tail after a crash); garbage before a commit
+             * that still ends the file is damage. */
+            uint64_t end = 0;
+            if (stream_ends_with_commit(&s, &end))
+                rc = bad(&v, off, "%s", why);
             break;
         }
         /* Grow by what actually arrives, so a hostile size cannot make us
@@ -498,10 +543,8 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
             break;
         }
-        if (got > 0) {
-            rc = bad(&v, off, "archive ends inside a record (%u bytes declared)", h.stored_size);
-            break;
-        }
+        if (got > 0)
+            break; /* cut inside a record: an interrupted append, reported below */
         if (got < 0) {
             rc = err_set(&r->err, VMRP_E_IO, "%s: read error: %s", v.label, strerror(-got));
             break;

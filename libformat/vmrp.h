@@ -154,11 +154,13 @@ typedef enum {
  */
 VMRP_API const char *vmrp_strerror(int code);
 
-/** Compression codecs for stored records. */
+/** Compression codecs for stored records (API values; the codec ids
+ *  stored in records are defined by the format spec). */
 typedef enum {
-    VMRP_CODEC_NONE = 0, /**< stored as is */
-    VMRP_CODEC_ZSTD = 1, /**< zstd, levels 1..19, default 3 (the default codec) */
-    VMRP_CODEC_ZLIB = 2  /**< zlib (deflate), levels 1..9, default 6 */
+    VMRP_CODEC_DEFAULT = 0, /**< the default: zstd */
+    VMRP_CODEC_ZSTD = 1,    /**< zstd, levels 1..19, default 3 */
+    VMRP_CODEC_ZLIB = 2,    /**< zlib (deflate), levels 1..9, default 6 */
+    VMRP_CODEC_NONE = 3     /**< stored as is */
 } vmrp_codec;
 
 /** Consistency mode of a restore point (as in cloud VM restore points). */
@@ -285,7 +287,7 @@ typedef struct {
     /** Maximum number of restore points of a new collection, 1..65535;
      *  0 means 200. Ignored when appending. */
     uint32_t max_points;
-    /** Codec for the records this writer stores (::vmrp_codec). */
+    /** Codec for the records this writer stores (::vmrp_codec; 0 = zstd). */
     int codec;
     /** Codec level; 0 means the codec's default. */
     int level;

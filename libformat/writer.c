@@ -139,6 +139,19 @@ int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, 
     return append_bytes(w, w->buf, RH_SIZE + stored);
 }
 
+/* API codec values (0 = default) to the codec ids stored in records. */
+static int codec_from_api(int codec)
+{
+    switch (codec) {
+    case VMRP_CODEC_ZLIB:
+        return CODEC_ZLIB;
+    case VMRP_CODEC_NONE:
+        return CODEC_NONE;
+    default:
+        return CODEC_ZSTD;
+    }
+}
+
 static int bad_options(vmrp_writer *w, const vmrp_writer_options *o)
 {
     uint32_t bs = o->block_size;
@@ -148,7 +161,8 @@ static int bad_options(vmrp_writer *w, const vmrp_writer_options *o)
     if (o->max_points > MAX_POINTS_LIMIT)
         return writer_fail(w, VMRP_E_USAGE, "max points %u is above %u", o->max_points,
                            MAX_POINTS_LIMIT);
-    if (!codec_level_valid(o->codec, o->level))
+    if (o->codec < VMRP_CODEC_DEFAULT || o->codec > VMRP_CODEC_NONE ||
+        !codec_level_valid(codec_from_api(o->codec), o->level))
         return writer_fail(w, VMRP_E_USAGE, "codec %d does not take level %d", o->codec, o->level);
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i])
@@ -158,7 +172,7 @@ static int bad_options(vmrp_writer *w, const vmrp_writer_options *o)
 
 static int writer_setup(vmrp_writer *w, const char *label, const vmrp_writer_options *opts)
 {
-    static const vmrp_writer_options defaults = {0, 0, VMRP_CODEC_ZSTD, 0, {0}};
+    static const vmrp_writer_options defaults = {0, 0, VMRP_CODEC_DEFAULT, 0, {0}};
     const vmrp_writer_options *o = opts ? opts : &defaults;
     err_clear(&w->err);
     if (w->fd >= 0 || w->label)
@@ -174,7 +188,7 @@ static int writer_setup(vmrp_writer *w, const char *label, const vmrp_writer_opt
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     w->block_size = o->block_size ? o->block_size : BLOCK_SIZE_DEFAULT;
     w->max_points = o->max_points ? o->max_points : MAX_POINTS_DEFAULT;
-    w->codec_id = o->codec;
+    w->codec_id = codec_from_api(o->codec);
     w->level = o->level;
     w->requested_block_size = o->block_size;
     w->consistency = VMRP_CONSISTENCY_CRASH;
@@ -192,6 +206,7 @@ static int start_collection(vmrp_writer *w)
     w->base = 0;
     w->stats.created = 1;
     w->rollback = 1;
+    w->rollback_size = 0; /* no commit: nothing of this file was committed */
     int rc = append_bytes(w, w->header, FH_SIZE);
     w->base = FH_SIZE;
     return rc;
@@ -234,6 +249,7 @@ static int adopt_collection(vmrp_writer *w)
     if (lseek(w->fd, (off_t)w->base, SEEK_SET) < 0)
         return writer_fail(w, VMRP_E_IO, "%s: seek failed: %s", w->label, strerror(errno));
     w->rollback = 1;
+    w->rollback_size = w->base;
     return VMRP_OK;
 }
 
@@ -292,7 +308,7 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
         w->prev = NULL;
         if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
             return writer_fail(w, VMRP_E_IO, "%s: cannot reset: %s", path, strerror(errno));
-        return start_collection(w); /* rollback truncates to 0 again */
+        return start_collection(w); /* a rollback empties the file again */
     }
     if (torn) {
         if (ftruncate(fd, (off_t)(size - torn)) != 0 || io_sync(fd) != 0)
@@ -469,7 +485,7 @@ void vmrp_writer_free(vmrp_writer *w)
          * nothing, and must not truncate anything either. */
         if (w->created && w->path)
             (void)unlink(w->path);
-        else if (w->rollback && ftruncate(w->fd, (off_t)w->base) == 0)
+        else if (w->rollback && ftruncate(w->fd, (off_t)w->rollback_size) == 0)
             (void)io_sync(w->fd);
     }
     if (w->fd >= 0 && !w->stream)

@@ -29,8 +29,9 @@ struct vmrp_writer_s {
     int fd;
     int stream;    /* sequential descriptor: no lock, no seek, no fsync */
     int created;   /* this writer made the file: remove it on rollback */
-    int rollback;  /* bytes past `base` may have been written: truncate them
-                      on rollback. Set only once `base` is known. */
+    int rollback;  /* bytes past rollback_size may have been written: truncate
+                      them on rollback. Set only once that size is known. */
+    uint64_t rollback_size; /* the file size as the last commit left it */
     int failed;
     int committed;
     char *path;

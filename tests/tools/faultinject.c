@@ -1,0 +1,107 @@
+/* faultinject.so - make the Nth write of a process fail, for crash-safety
+ * tests (LD_PRELOAD=faultinject.so).
+ *
+ *   VMRP_FAULT_WRITE=N   the Nth write()/pwrite() to a descriptor above 2
+ *                        fails, and so does every later one (a full disk
+ *                        stays full)
+ *   VMRP_FAULT_FSYNC=N   the Nth fsync()/fdatasync() fails
+ *   VMRP_FAULT_ERRNO=E   errno of the failures: ENOSPC (default) or EIO
+ *
+ * At exit, the number of writes and fsyncs seen is appended to the file
+ * named by VMRP_FAULT_COUNT, so a test knows how many points to try.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static long writes, syncs;
+
+static long env_long(const char *name)
+{
+    const char *v = getenv(name);
+    return v ? strtol(v, NULL, 10) : 0;
+}
+
+static int fault_errno(void)
+{
+    const char *v = getenv("VMRP_FAULT_ERRNO");
+    return v && strcmp(v, "EIO") == 0 ? EIO : ENOSPC;
+}
+
+static int write_fails(int fd)
+{
+    if (fd <= 2)
+        return 0;
+    long at = env_long("VMRP_FAULT_WRITE");
+    return ++writes >= at && at > 0;
+}
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    static ssize_t (*real)(int, const void *, size_t);
+    if (!real)
+        real = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    if (write_fails(fd)) {
+        errno = fault_errno();
+        return -1;
+    }
+    return real(fd, buf, n);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    static ssize_t (*real)(int, const void *, size_t, off_t);
+    if (!real)
+        real = (ssize_t(*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
+    if (write_fails(fd)) {
+        errno = fault_errno();
+        return -1;
+    }
+    return real(fd, buf, n, off);
+}
+
+static int sync_fails(void)
+{
+    long at = env_long("VMRP_FAULT_FSYNC");
+    return ++syncs == at && at > 0;
+}
+
+int fsync(int fd)
+{
+    static int (*real)(int);
+    if (!real)
+        real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    if (sync_fails()) {
+        errno = fault_errno();
+        return -1;
+    }
+    return real(fd);
+}
+
+int fdatasync(int fd)
+{
+    static int (*real)(int);
+    if (!real)
+        real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    if (sync_fails()) {
+        errno = fault_errno();
+        return -1;
+    }
+    return real(fd);
+}
+
+__attribute__((destructor)) static void report(void)
+{
+    const char *path = getenv("VMRP_FAULT_COUNT");
+    if (!path)
+        return;
+    FILE *f = fopen(path, "a");
+    if (f) {
+        fprintf(f, "%ld %ld\n", writes, syncs);
+        fclose(f);
+    }
+}
