@@ -33,8 +33,8 @@
 
 /* Incompat (must-understand) feature bits. */
 #define FEATURE_INCOMPAT_ENCRYPTED (1ull << 0)
-#define FEATURE_INCOMPAT_KNOWN 0ull /* v1.0 readers understand none yet */
-/* Compat (may-ignore) feature bits: none defined in 1.0. */
+#define FEATURE_INCOMPAT_KNOWN 0ull /* this reader implements none yet */
+/* Compat (may-ignore) feature bits: none defined in 1.0 or 1.1. */
 
 /* ---- Record header (16 bytes before every record payload) ---- */
 #define RH_SIZE 16u

@@ -135,7 +135,9 @@ static void secret_checksum(const vmrp_key *k, unsigned char chk[32])
 static int scrypt_stream(unsigned char *out, size_t len, const char *pass,
                          const unsigned char salt[32], uint64_t ops, uint64_t mem)
 {
-    if (ops > SIZE_MAX || mem > SIZE_MAX)
+    /* A key file cannot ask for more than minisign itself uses. */
+    if (ops > crypto_pwhash_scryptsalsa208sha256_OPSLIMIT_SENSITIVE ||
+        mem > crypto_pwhash_scryptsalsa208sha256_MEMLIMIT_SENSITIVE)
         return -1;
     return crypto_pwhash_scryptsalsa208sha256(out, len, pass, strlen(pass), salt,
                                               (unsigned long long)ops, (size_t)mem);
@@ -275,7 +277,9 @@ int vmrp_key_load_secret(vmrp_key *k, const char *path, vmrp_passphrase_fn ask, 
                          path);
         } else if (!stream || scrypt_stream(stream, KEYNUM_SK_SIZE, pass, bin + 6,
                                             le64_load(bin + 38), le64_load(bin + 46)) != 0) {
-            rc = err_set(&k->err, VMRP_E_KEY, "%s: cannot derive the key (scrypt limits too high?)",
+            rc = err_set(&k->err, VMRP_E_KEY,
+                         "%s: cannot derive the key (its scrypt limits exceed 1 GiB / 2^25, or "
+                         "out of memory)",
                          path);
         } else {
             for (size_t i = 0; i < KEYNUM_SK_SIZE; i++)
@@ -378,7 +382,11 @@ int vmrp_key_sign_file(vmrp_key *k, int fd, const char *sig_path, const char *tr
     unsigned char sigbin[2 + KEYNUM_SIZE + crypto_sign_BYTES];
     memcpy(sigbin, SIG_ALG_HASHED, 2);
     memcpy(sigbin + 2, k->keynum, KEYNUM_SIZE);
-    crypto_sign_detached(sigbin + 2 + KEYNUM_SIZE, NULL, digest, sizeof digest, k->sk);
+    if (crypto_sign_detached(sigbin + 2 + KEYNUM_SIZE, NULL, digest, sizeof digest, k->sk) != 0 ||
+        crypto_sign_verify_detached(sigbin + 2 + KEYNUM_SIZE, digest, sizeof digest, k->pk) != 0)
+        return err_set(&k->err, VMRP_E_CRYPTO, "signing %s failed", sig_path);
+    if (strchr(trusted_comment, '\n') || strchr(trusted_comment, '\r'))
+        return err_set(&k->err, VMRP_E_USAGE, "a trusted comment is one line");
     size_t tclen = strlen(trusted_comment);
     unsigned char *global_msg = malloc(crypto_sign_BYTES + tclen);
     unsigned char global_sig[crypto_sign_BYTES];
@@ -386,8 +394,11 @@ int vmrp_key_sign_file(vmrp_key *k, int fd, const char *sig_path, const char *tr
         return err_set(&k->err, VMRP_E_NOMEM, "out of memory");
     memcpy(global_msg, sigbin + 2 + KEYNUM_SIZE, crypto_sign_BYTES);
     memcpy(global_msg + crypto_sign_BYTES, trusted_comment, tclen);
-    crypto_sign_detached(global_sig, NULL, global_msg, crypto_sign_BYTES + tclen, k->sk);
+    int bad_sig = crypto_sign_detached(global_sig, NULL, global_msg, crypto_sign_BYTES + tclen, k->sk) != 0 ||
+                  crypto_sign_verify_detached(global_sig, global_msg, crypto_sign_BYTES + tclen, k->pk) != 0;
     free(global_msg);
+    if (bad_sig)
+        return err_set(&k->err, VMRP_E_CRYPTO, "signing %s failed", sig_path);
     char b64sig[sizeof sigbin * 2], b64global[crypto_sign_BYTES * 2];
     sodium_bin2base64(b64sig, sizeof b64sig, sigbin, sizeof sigbin, sodium_base64_VARIANT_ORIGINAL);
     sodium_bin2base64(b64global, sizeof b64global, global_sig, sizeof global_sig,

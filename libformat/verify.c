@@ -369,6 +369,8 @@ static int check_commit(vstate *v, uint64_t off, const unsigned char rec[CM_RECO
     if (problem)
         return bad(v, off, "the commit %s", problem);
     if (c.flags & COMMIT_FLAG_SIGNED) {
+        if (v->rep->signed_points && memcmp(v->rep->signer_key_id, c.key_id, KEY_ID_SIZE) != 0)
+            v->rep->several_signers = 1;
         v->rep->signed_points++;
         memcpy(v->rep->signer_key_id, c.key_id, KEY_ID_SIZE);
     }

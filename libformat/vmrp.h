@@ -642,6 +642,7 @@ typedef struct {
     uint32_t error_point;      /**< sequence of the point at fault (0 if none) */
     uint32_t signed_points;    /**< commits that carry a signature */
     unsigned char signer_key_id[8]; /**< key id of the last signed commit */
+    int several_signers;       /**< 1 when signed commits carry different key ids */
     int signatures_checked;    /**< 1 when a public key was set and every
                                     commit's signature verified with it */
     unsigned char head_hash[32]; /**< Commit_Hash of the last valid commit */

@@ -190,6 +190,11 @@ int vmrp_writer_commit(vmrp_writer *w)
     memcpy(c.prev_hash, w->prev_commit_hash, HASH_SIZE);
     hash_buf(c.header_hash, w->header, FH_SIZE);
     c.time_us = now_us();
+    if (w->signer && le16_load(w->header + FH_OFF_MINOR) < 1)
+        return writer_fail(w, VMRP_E_VERSION,
+                           "%s was created in format 1.0, which has no signed commits: sign a "
+                           "new archive instead (appending unsigned points still works)",
+                           w->label);
     if (w->signer) {
         c.flags |= COMMIT_FLAG_SIGNED;
         memcpy(c.key_id, key_keynum(w->signer), KEY_ID_SIZE);

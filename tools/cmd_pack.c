@@ -103,6 +103,9 @@ static int write_minisig(vmrp_key *key, const char *archive, vmrp_writer *w)
     const char *base = strrchr(archive, '/');
     snprintf(comment, sizeof comment, "timestamp:%lld\tfile:%s\tvmrp-points:%u",
              (long long)time(NULL), base ? base + 1 : archive, st.point_count);
+    for (char *p = comment; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            *p = '?'; /* the trusted comment is one line */
     int fd = open(archive, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         cli_error("pack", "%s: %s", archive, strerror(errno));

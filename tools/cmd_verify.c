@@ -151,8 +151,10 @@ int cmd_verify(int argc, char **argv)
             printf("signed: every commit by key %016llX (signatures verified)\n",
                    (unsigned long long)le64(rep.signer_key_id));
         else if (rep.signed_points)
-            printf("signed: %u of %u commits, by key %016llX (not checked: give --pubkey)\n",
-                   rep.signed_points, rep.points, (unsigned long long)le64(rep.signer_key_id));
+            printf("signed: %u of %u commits, %s %016llX (not checked: give --pubkey)\n",
+                   rep.signed_points, rep.points,
+                   rep.several_signers ? "by several keys, the last" : "by key",
+                   (unsigned long long)le64(rep.signer_key_id));
         else
             printf("signed: no\n");
     }
