@@ -84,3 +84,18 @@ if [ "${E2E_QUICK:-0}" != 1 ]; then
     expect_exit 0 "both points verify with the public key" vmrp verify p.vmrp --pubkey p.pub
     expect_exit 4 "no passphrase source at all is exit 4" vmrp pack p.vmrp --disk d=d.img --sign p.key < /dev/null
 fi
+
+# A point appended without the key is never taken for the latest signed one.
+cp a.vmrp mixed.vmrp
+expect_exit 0 "an unsigned point can be appended to a signed archive" vmrp pack mixed.vmrp --disk d=d.img --quiet
+expect_exit 1 "restore --pubkey refuses it, not falls back to an older point" vmrp restore mixed.vmrp --disk d --output mixed.img --pubkey k.pub
+expect_err "point 3" "the refusal names the unsigned point"
+expect_exit 1 "verify --pubkey fails on it" vmrp verify mixed.vmrp --pubkey k.pub
+expect_exit 0 "verify without a key passes and counts the signatures" vmrp verify mixed.vmrp
+expect_out "signed: 2 of 3 commits" "verify reports 2 of 3 commits signed"
+
+# Format 1.0 archives have no signed commits: signing an append is refused.
+cp "$VMRP_FIXTURES/v1/tiny.vmrp" old.vmrp
+expect_exit 1 "signing an append to a format 1.0 archive is refused" vmrp pack old.vmrp --disk d0=d.img --sign k.key
+expect_err "format 1.0" "the refusal names the format version"
+expect_same old.vmrp "$VMRP_FIXTURES/v1/tiny.vmrp" "the 1.0 archive is unchanged"
