@@ -491,7 +491,8 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         goto out;
     }
     if ((rc = header_parse(header, &ci, &why)) != VMRP_OK) {
-        rc = err_set(&r->err, rc, "%s: %s%s", v.label,
+        rep->error_offset = 0;
+        rc = err_set(&r->err, rc, "%s: %sfile header (offset 0..127): %s", v.label,
                      rc == VMRP_E_NOT_ARCHIVE ? "not a vmrp archive: " : "", why);
         goto out;
     }

@@ -157,18 +157,15 @@ int cmd_pack(int argc, char **argv)
                 return cli_usage_error("pack", "--disk takes NAME=PATH, not '%s'", optarg);
             if (ndisks == 256)
                 return cli_usage_error("pack", "at most 256 disks");
-            char *nm = strndup(optarg, (size_t)(eq - optarg));
-            if (!vmrp_disk_name_valid(nm)) {
-                cli_usage_error("pack", "disk name '%s' is not valid: 1..64 of [A-Za-z0-9._-], not starting with '.'", nm);
-                free(nm);
-                return EXIT_USAGE;
-            }
+            /* NAME=PATH is split in place: argv strings are ours to modify,
+             * and nothing needs freeing on the many early returns. */
+            char *nm = optarg;
+            *(char *)eq = '\0';
+            if (!vmrp_disk_name_valid(nm))
+                return cli_usage_error("pack", "disk name '%s' is not valid: 1..64 of [A-Za-z0-9._-], not starting with '.'", nm);
             for (size_t i = 0; i < ndisks; i++)
-                if (strcmp(disks[i].name, nm) == 0) {
-                    cli_usage_error("pack", "disk name '%s' is given twice", nm);
-                    free(nm);
-                    return EXIT_USAGE;
-                }
+                if (strcmp(disks[i].name, nm) == 0)
+                    return cli_usage_error("pack", "disk name '%s' is given twice", nm);
             disks[ndisks].name = nm;
             disks[ndisks++].path = eq + 1;
             break;
@@ -369,8 +366,6 @@ out:
     for (size_t i = 0; i < opened; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    for (size_t i = 0; i < ndisks; i++)
-        free((char *)disks[i].name);
     free(meta);
     config_set_free(&files);
     vmrp_key_free(key);

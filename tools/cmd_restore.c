@@ -66,7 +66,9 @@ static int write_atomic(job *j, int dirfd, const char *shown, const char *name, 
         return EXIT_RUNTIME;
     }
     int rc = fill(j, fd, arg, err, sizeof err);
-    if (rc == VMRP_OK && (fchmod(fd, mode) != 0 || fsync(fd) != 0)) {
+    /* Permission bits only: set-id and sticky bits from an archive are not
+     * given to restored files. */
+    if (rc == VMRP_OK && (fchmod(fd, mode & 0777) != 0 || fsync(fd) != 0)) {
         snprintf(err, sizeof err, "%s", strerror(errno));
         rc = VMRP_E_IO;
     }

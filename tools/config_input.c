@@ -18,11 +18,12 @@
 
 #define CONFIG_FILE_MAX (64u << 20)
 
-static int push(config_set *s, const char *name, uint32_t mode, unsigned char *data, size_t size,
-                char *err, size_t errlen)
+static int push(config_set *s, const char *from, const char *name, uint32_t mode,
+                unsigned char *data, size_t size, char *err, size_t errlen)
 {
     if (!vmrp_config_name_valid(name)) {
-        snprintf(err, errlen, "%s: not a safe relative name", name);
+        snprintf(err, errlen, "%s: entry '%s' is not a safe relative name (no '..', no leading '/')",
+                 from, name);
         free(data);
         return -1;
     }
@@ -97,7 +98,7 @@ static int take_archive(config_set *s, struct archive *a, const char *label, cha
             free(data);
             return -1;
         }
-        if (push(s, name, (uint32_t)archive_entry_perm(e), data, (size_t)size, err, errlen))
+        if (push(s, label, name, (uint32_t)archive_entry_perm(e), data, (size_t)size, err, errlen))
             return -1;
     }
     if (r != ARCHIVE_EOF) {
@@ -160,7 +161,7 @@ static int add_file(config_set *s, const char *path, const char *name, const str
             return rc;
         }
     }
-    return push(s, name, (uint32_t)st->st_mode, (unsigned char *)data, size, err, errlen);
+    return push(s, path, name, (uint32_t)st->st_mode, (unsigned char *)data, size, err, errlen);
 }
 
 static int add_dir(config_set *s, const char *dir, const char *prefix, int depth, char *err,

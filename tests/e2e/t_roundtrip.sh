@@ -106,6 +106,7 @@ pack_point() {
 
 pack_point 1
 expect_out '"created":true' "point 1 creates the archive"
+changed_p1=$(json_num changedBlocks)
 dedup1=$(json_num dedupBlocks)
 if [ "${dedup1:-0}" -gt 0 ]; then pass "pack --json reports dedupBlocks for identical disks"
 else fail "pack --json reports dedupBlocks for identical disks" "dedupBlocks=${dedup1:-missing}"; fi
@@ -118,7 +119,7 @@ else
     fail "inspect --json: twin disk stores nothing (deduplicated against sys)" \
         "storedBytes sys=${stored_sys:-missing} twin=${stored_twin:-missing}"
 fi
-size_p1=$(stat -c %s $A)
+run vmrp inspect $A 1 --json
 
 # ---- point 2: changes; shrinker shrinks to a size inside a block ------------
 rnd_state=$(echo $SEEDS | cut -d' ' -f2)
@@ -132,9 +133,12 @@ gendisk resize shrinker.img $SHR_SMALL
 mutate scratch.img 2
 pack_point 2 --name before-upgrade
 expect_out '"created":false' "point 2 appends"
-grow2=$(($(stat -c %s $A) - size_p1))
-if [ "$grow2" -lt $((SYSB / 2)) ]; then pass "point 2 is incremental (archive grew by $grow2 bytes)"
-else fail "point 2 is incremental" "archive grew by $grow2 bytes"; fi
+changed_p2=$(json_num changedBlocks)
+if [ "${changed_p2:-0}" -gt 0 ] && [ "$changed_p2" -lt $((${changed_p1:-0} / 2)) ]; then
+    pass "point 2 is incremental ($changed_p2 changed blocks, point 1 had $changed_p1)"
+else
+    fail "point 2 is incremental" "changedBlocks point 1=${changed_p1:-missing} point 2=${changed_p2:-missing}"
+fi
 
 # ---- point 3: shrinker grows back, late disk added ------------------------
 if [ "$NPOINTS" -ge 3 ]; then
@@ -175,7 +179,7 @@ if [ "$NPOINTS" -ge 5 ]; then
 fi
 
 expect_exit 0 "verify after $NPOINTS points" vmrp verify $A
-expect_out "OK: $NPOINTS restore points" "verify reports $NPOINTS points"
+expect_out "OK: $NPOINTS restore point" "verify reports $NPOINTS points"
 
 # ---- restore every disk of every point -------------------------------------
 n=1
@@ -255,7 +259,8 @@ gendisk create c.img 3M
 gendisk text c.img 0 2M 601
 gendisk fill c.img 2M 256K 602
 cp --sparse=always c.img c1.img
-for codec in zlib none zlib:9 zstd:19; do
+if [ "${E2E_QUICK:-0}" = 1 ]; then CODECS="zlib none"; else CODECS="zlib none zlib:9 zstd:19"; fi
+for codec in $CODECS; do
     arch=codec-$(echo $codec | tr ':' '-').vmrp
     cp --sparse=always c1.img c.img
     expect_exit 0 "pack --compress $codec" vmrp pack $arch --disk c=c.img --compress $codec
