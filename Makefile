@@ -20,7 +20,7 @@ PKGS    := libsodium libzstd zlib
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) libarchive check 2>/dev/null)
-LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -lzstd -lz)
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -lzstd -lz) -pthread
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 

@@ -81,6 +81,13 @@ int blocktab_put(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset
     return VMRP_OK;
 }
 
+void blocktab_set(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset)
+{
+    slot *s = &t->slots[slot_of(t, id)];
+    if (s->offset != 0)
+        s->offset = offset;
+}
+
 uint64_t blocktab_get(const blocktab *t, const unsigned char id[HASH_SIZE])
 {
     return t->slots[slot_of(t, id)].offset;

@@ -291,8 +291,11 @@ typedef struct {
     int codec;
     /** Codec level; 0 means the codec's default. */
     int level;
+    /** Threads that hash and compress blocks, 1..256; 0 means one per
+     *  online processor. The archive's bytes do not depend on it. */
+    uint32_t threads;
     /** Reserved for forward compatibility: must be zero. */
-    uint32_t reserved[8];
+    uint32_t reserved[7];
 } vmrp_writer_options;
 
 /** Figures about the point a writer committed (or is writing). */

@@ -93,12 +93,23 @@ int codec_decompress(codec_ctx *c, int codec, const void *src, size_t src_len, v
 size_t codec_bound(size_t src_len);
 int codec_level_valid(int codec, int level);
 
+/* ---- pool.c: worker threads ---- */
+typedef struct pool pool;
+/* fn(ctx, index, worker): worker is 0..pool_size()-1, for per-thread state. */
+typedef void (*pool_fn)(void *ctx, size_t index, unsigned worker);
+pool *pool_new(unsigned threads);
+unsigned pool_size(const pool *p);
+void pool_for(pool *p, size_t n, pool_fn fn, void *ctx);
+void pool_free(pool *p);
+
 /* ---- blockmap.c: identity -> record offset (dedup) ---- */
 typedef struct blocktab blocktab;
 blocktab *blocktab_new(void);
 void blocktab_free(blocktab *t);
 int blocktab_put(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset);
 uint64_t blocktab_get(const blocktab *t, const unsigned char id[HASH_SIZE]); /* 0 = absent */
+/* Replace the offset of an id already in the table. */
+void blocktab_set(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset);
 
 /* One resolved or recorded map entry. */
 typedef struct {

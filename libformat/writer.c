@@ -112,6 +112,35 @@ static int append_bytes(vmrp_writer *w, const void *buf, size_t len)
     return VMRP_OK;
 }
 
+long writer_build_record(codec_ctx *c, uint8_t type, int codec, int level, const void *raw,
+                         size_t raw_len, unsigned char *out, size_t out_cap)
+{
+    size_t stored = 0;
+    int used = codec_compress(c, codec, level, raw, raw_len, out + RH_SIZE, out_cap - RH_SIZE,
+                              &stored);
+    if (used < 0)
+        return used;
+    record_header h = {type, (uint8_t)used, 0, (uint32_t)stored, (uint32_t)raw_len};
+    record_header_encode(out, &h);
+    return (long)(RH_SIZE + stored);
+}
+
+int writer_append_built(vmrp_writer *w, uint8_t type, const unsigned char *recs, size_t len,
+                        size_t count, const uint32_t *sizes,
+                        const unsigned char (*hashes)[HASH_SIZE])
+{
+    uint64_t at = w->pos;
+    for (size_t i = 0; i < count; i++) {
+        rec_ref ref = {at, sizes[i], type, {0}};
+        memcpy(ref.hash, hashes[i], HASH_SIZE);
+        int rc = push_ref(w, &ref);
+        if (rc)
+            return rc;
+        at += sizes[i];
+    }
+    return append_bytes(w, recs, len);
+}
+
 int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, size_t raw_len,
                       uint64_t *offset)
 {
@@ -123,20 +152,14 @@ int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, 
         w->buf = bigger;
         w->bufcap = cap;
     }
-    size_t stored = 0;
-    int used = codec_compress(w->codec, codec, w->level, raw, raw_len, w->buf + RH_SIZE,
-                              w->bufcap - RH_SIZE, &stored);
-    if (used < 0)
-        return writer_fail(w, used, "%s: compression failed", w->label);
-    record_header h = {type, (uint8_t)used, 0, (uint32_t)stored, (uint32_t)raw_len};
-    record_header_encode(w->buf, &h);
-    rec_ref ref = {w->pos, (uint32_t)(RH_SIZE + stored), type, {0}};
-    hash_buf(ref.hash, w->buf, RH_SIZE + stored);
-    int rc = push_ref(w, &ref);
-    if (rc)
-        return rc;
+    long len = writer_build_record(w->codec, type, codec, w->level, raw, raw_len, w->buf, cap);
+    if (len < 0)
+        return writer_fail(w, (int)len, "%s: compression failed", w->label);
+    uint32_t size = (uint32_t)len;
+    unsigned char hash[1][HASH_SIZE];
+    hash_buf(hash[0], w->buf, size);
     *offset = w->pos;
-    return append_bytes(w, w->buf, RH_SIZE + stored);
+    return writer_append_built(w, type, w->buf, size, 1, &size, hash);
 }
 
 /* API codec values (0 = default) to the codec ids stored in records. */
@@ -164,6 +187,8 @@ static int bad_options(vmrp_writer *w, const vmrp_writer_options *o)
     if (o->codec < VMRP_CODEC_DEFAULT || o->codec > VMRP_CODEC_NONE ||
         !codec_level_valid(codec_from_api(o->codec), o->level))
         return writer_fail(w, VMRP_E_USAGE, "codec %d does not take level %d", o->codec, o->level);
+    if (o->threads > 256)
+        return writer_fail(w, VMRP_E_USAGE, "threads %u is above 256", o->threads);
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i])
             return writer_fail(w, VMRP_E_USAGE, "reserved option fields must be zero");
@@ -172,7 +197,7 @@ static int bad_options(vmrp_writer *w, const vmrp_writer_options *o)
 
 static int writer_setup(vmrp_writer *w, const char *label, const vmrp_writer_options *opts)
 {
-    static const vmrp_writer_options defaults = {0, 0, VMRP_CODEC_DEFAULT, 0, {0}};
+    static const vmrp_writer_options defaults = {0, 0, VMRP_CODEC_DEFAULT, 0, 0, {0}};
     const vmrp_writer_options *o = opts ? opts : &defaults;
     err_clear(&w->err);
     if (w->fd >= 0 || w->label)
@@ -182,6 +207,15 @@ static int writer_setup(vmrp_writer *w, const char *label, const vmrp_writer_opt
         return rc;
     w->label = strdup(label);
     w->codec = codec_new();
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = o->threads ? o->threads : (online > 0 && online <= 256 ? (unsigned)online : 1);
+    w->workers = pool_new(threads);
+    w->worker_codecs = w->workers ? calloc(pool_size(w->workers), sizeof *w->worker_codecs) : NULL;
+    for (unsigned i = 0; w->worker_codecs && i < pool_size(w->workers); i++)
+        if (!(w->worker_codecs[i] = codec_new()))
+            return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    if (!w->worker_codecs)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     w->blocks = blocktab_new();
     w->files = blocktab_new();
     if (!w->label || !w->codec || !w->blocks || !w->files)
@@ -508,5 +542,9 @@ void vmrp_writer_free(vmrp_writer *w)
     blocktab_free(w->blocks);
     blocktab_free(w->files);
     codec_free(w->codec);
+    for (unsigned i = 0; w->worker_codecs && i < pool_size(w->workers); i++)
+        codec_free(w->worker_codecs[i]);
+    free(w->worker_codecs);
+    pool_free(w->workers);
     free(w);
 }

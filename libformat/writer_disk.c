@@ -105,35 +105,153 @@ static int zero_skipped(disk_job *j, uint64_t upto)
     return VMRP_OK;
 }
 
-static int process_block(disk_job *j, uint64_t b, const unsigned char *data)
-{
-    vmrp_writer *w = j->w;
-    int rc = zero_skipped(j, b);
-    if (rc)
-        return rc;
-    const map_entry *before = (j->iprev < j->nprev && j->prev[j->iprev].block == b)
-                                  ? &j->prev[j->iprev++]
-                                  : NULL;
-    if (is_zero(data, w->block_size))
-        return before ? emit(j, b, 0, NULL) : VMRP_OK;
+/* ---- blocks in batches ----
+ *
+ * A batch is a run of consecutive blocks of one data range, so no hole lies
+ * inside it. Per batch: read it (serial, one large pread), hash it (parallel),
+ * decide what each block needs (serial: the map and dedup are ordered),
+ * compress what must be stored (parallel), append the records and the map
+ * entries (serial). Memory is bounded by one batch.
+ */
+#define BATCH_BYTES (16u << 20)
+#define PENDING (1ull << 63) /* a blocktab offset for "stored in this batch" */
+
+typedef struct {
+    uint64_t block;
+    int zero;
+    int changed;        /* needs a map entry */
+    int store;          /* needs a BLOCK record */
+    int64_t same_as;    /* an earlier slot of the batch with the same data */
+    uint64_t record;    /* BLOCK record offset of the map entry */
+    long rec_len;       /* built record size */
     unsigned char id[HASH_SIZE];
-    hash_buf(id, data, w->block_size);
-    if (before && memcmp(before->id, id, HASH_SIZE) == 0)
-        return VMRP_OK;
-    uint64_t record = blocktab_get(w->blocks, id);
-    if (record) {
-        w->stats.dedup_blocks++;
-    } else {
-        uint64_t start = w->pos;
-        rc = writer_put_record(w, REC_BLOCK, w->codec_id, data, w->block_size, &record);
+    unsigned char rec_hash[HASH_SIZE];
+} bslot;
+
+typedef struct {
+    disk_job *j;
+    size_t cap;         /* slots */
+    size_t n;
+    bslot *slots;
+    unsigned char *data; /* cap blocks */
+    unsigned char *recs; /* cap built records, rec_cap apart */
+    size_t rec_cap;
+    int failed;
+} batch;
+
+static void hash_slot(void *ctx, size_t i, unsigned worker)
+{
+    (void)worker;
+    batch *b = ctx;
+    const uint32_t bs = b->j->w->block_size;
+    const unsigned char *data = b->data + i * bs;
+    b->slots[i].zero = is_zero(data, bs);
+    if (!b->slots[i].zero)
+        hash_buf(b->slots[i].id, data, bs);
+}
+
+static void build_slot(void *ctx, size_t i, unsigned worker)
+{
+    batch *b = ctx;
+    bslot *s = &b->slots[i];
+    if (!s->store)
+        return;
+    vmrp_writer *w = b->j->w;
+    unsigned char *out = b->recs + i * b->rec_cap;
+    s->rec_len = writer_build_record(w->worker_codecs[worker], REC_BLOCK, w->codec_id, w->level,
+                                     b->data + i * w->block_size, w->block_size, out, b->rec_cap);
+    if (s->rec_len < 0)
+        b->failed = 1;
+    else
+        hash_buf(s->rec_hash, out, (size_t)s->rec_len);
+}
+
+/* Decide, in block order, what each block of the batch needs. */
+static int decide(batch *b)
+{
+    disk_job *j = b->j;
+    vmrp_writer *w = j->w;
+    for (size_t i = 0; i < b->n; i++) {
+        bslot *s = &b->slots[i];
+        const map_entry *before = (j->iprev < j->nprev && j->prev[j->iprev].block == s->block)
+                                      ? &j->prev[j->iprev++]
+                                      : NULL;
+        s->changed = s->store = 0;
+        s->same_as = -1;
+        s->record = 0;
+        if (s->zero) {
+            s->changed = before != NULL; /* became zero: recorded, not stored */
+            continue;
+        }
+        if (before && memcmp(before->id, s->id, HASH_SIZE) == 0)
+            continue;
+        s->changed = 1;
+        uint64_t known = blocktab_get(w->blocks, s->id);
+        if (known & PENDING) {
+            s->same_as = (int64_t)(known & ~PENDING);
+            w->stats.dedup_blocks++;
+        } else if (known) {
+            s->record = known;
+            w->stats.dedup_blocks++;
+        } else {
+            s->store = 1;
+            if (blocktab_put(w->blocks, s->id, PENDING | i))
+                return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+        }
+    }
+    return VMRP_OK;
+}
+
+/* Append the batch's records in one write, then its map entries. */
+static int commit_batch(batch *b)
+{
+    disk_job *j = b->j;
+    vmrp_writer *w = j->w;
+    size_t count = 0, len = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        bslot *s = &b->slots[i];
+        if (!s->store)
+            continue;
+        /* pack the built records back to back, in block order */
+        memmove(b->recs + len, b->recs + i * b->rec_cap, (size_t)s->rec_len);
+        s->record = w->pos + len;
+        blocktab_set(w->blocks, s->id, s->record);
+        len += (size_t)s->rec_len;
+        j->d->stored_bytes += (uint64_t)s->rec_len;
+        w->stats.new_blocks++;
+        count++;
+    }
+    if (count) {
+        uint32_t *sizes = malloc(count * sizeof *sizes);
+        unsigned char (*hashes)[HASH_SIZE] = malloc(count * sizeof *hashes);
+        if (!sizes || !hashes) {
+            free(sizes);
+            free(hashes);
+            return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+        }
+        for (size_t i = 0, k = 0; i < b->n; i++)
+            if (b->slots[i].store) {
+                sizes[k] = (uint32_t)b->slots[i].rec_len;
+                memcpy(hashes[k++], b->slots[i].rec_hash, HASH_SIZE);
+            }
+        int rc = writer_append_built(w, REC_BLOCK, b->recs, len, count, sizes,
+                                     (const unsigned char(*)[HASH_SIZE])hashes);
+        free(sizes);
+        free(hashes);
         if (rc)
             return rc;
-        if (blocktab_put(w->blocks, id, record))
-            return writer_fail(w, VMRP_E_NOMEM, "out of memory");
-        j->d->stored_bytes += w->pos - start;
-        w->stats.new_blocks++;
     }
-    return emit(j, b, record, id);
+    for (size_t i = 0; i < b->n; i++) {
+        bslot *s = &b->slots[i];
+        if (!s->changed)
+            continue;
+        if (s->same_as >= 0)
+            s->record = b->slots[s->same_as].record;
+        int rc = emit(j, s->block, s->zero ? 0 : s->record, s->zero ? NULL : s->id);
+        if (rc)
+            return rc;
+    }
+    return VMRP_OK;
 }
 
 static void report(vmrp_writer *w, uint64_t bytes)
@@ -143,45 +261,74 @@ static void report(vmrp_writer *w, uint64_t bytes)
         w->progress(w->progress_ctx, w->progress_done, w->progress_total);
 }
 
-/* Read every data range of the disk block by block. */
+/* Blocks [first, last) are data: read, hash, decide, compress, append. */
+static int run_batch(batch *b, int fd, uint64_t first, uint64_t last)
+{
+    disk_job *j = b->j;
+    vmrp_writer *w = j->w;
+    const uint64_t bs = w->block_size, size = j->d->size;
+    int rc = zero_skipped(j, first);
+    if (rc)
+        return rc;
+    b->n = (size_t)(last - first);
+    uint64_t off = first * bs;
+    size_t want = (size - off < b->n * bs) ? (size_t)(size - off) : (size_t)(b->n * bs);
+    int e = io_pread_full(fd, b->data, want, off);
+    if (e == -ENODATA)
+        return writer_fail(w, VMRP_E_INPUT,
+                           "%s (disk %s): ended near offset %llu while being read; it changed "
+                           "size (pack disks that are not in use)",
+                           j->label, j->d->name, (unsigned long long)off);
+    if (e)
+        return writer_fail(w, VMRP_E_IO, "%s (disk %s): read error at offset %llu: %s", j->label,
+                           j->d->name, (unsigned long long)off, strerror(-e));
+    memset(b->data + want, 0, b->n * bs - want); /* the last block is padded with zeros */
+    w->stats.bytes_read += want;
+    for (size_t i = 0; i < b->n; i++)
+        b->slots[i].block = first + i;
+    pool_for(w->workers, b->n, hash_slot, b);
+    if ((rc = decide(b)) != 0)
+        return rc;
+    pool_for(w->workers, b->n, build_slot, b);
+    if (b->failed)
+        return writer_fail(w, VMRP_E_NOMEM, "%s: compression failed", w->label);
+    rc = commit_batch(b);
+    report(w, want);
+    return rc;
+}
+
+/* Read every data range of the disk, batch by batch. */
 static int read_disk(disk_job *j, int fd)
 {
     vmrp_writer *w = j->w;
     const uint64_t bs = w->block_size, size = j->d->size;
     const uint64_t nblocks = size / bs + (size % bs != 0);
-    unsigned char *block = malloc(bs);
-    if (!block)
-        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    batch b;
+    memset(&b, 0, sizeof b);
+    b.j = j;
+    b.cap = BATCH_BYTES / bs ? BATCH_BYTES / bs : 1;
+    b.rec_cap = RH_SIZE + codec_bound(bs);
+    b.slots = calloc(b.cap, sizeof *b.slots);
+    b.data = malloc(b.cap * bs);
+    b.recs = malloc(b.cap * b.rec_cap);
     int rc = VMRP_OK;
+    if (!b.slots || !b.data || !b.recs)
+        rc = writer_fail(w, VMRP_E_NOMEM, "out of memory");
     uint64_t next_block = 0, ds, de;
     while (rc == VMRP_OK && next_block < nblocks &&
            io_next_data(fd, next_block * bs, size, &ds, &de) == 0) {
         uint64_t first = ds / bs, last = de / bs + (de % bs != 0);
         if (first < next_block)
             first = next_block;
-        for (uint64_t b = first; rc == VMRP_OK && b < last; b++) {
-            uint64_t off = b * bs;
-            size_t want = (size - off < bs) ? (size_t)(size - off) : (size_t)bs;
-            int e = io_pread_full(fd, block, want, off);
-            if (e == -ENODATA)
-                rc = writer_fail(w, VMRP_E_INPUT, "%s (disk %s): ended at offset %llu while being read; "
-                                 "it changed size (pack disks that are not in use)",
-                                 j->label, j->d->name, (unsigned long long)off);
-            else if (e)
-                rc = writer_fail(w, VMRP_E_IO, "%s (disk %s): read error at offset %llu: %s",
-                                 j->label, j->d->name, (unsigned long long)off, strerror(-e));
-            if (rc)
-                break;
-            memset(block + want, 0, bs - want);
-            w->stats.bytes_read += want;
-            rc = process_block(j, b, block);
-            report(w, want);
-        }
+        for (uint64_t at = first; rc == VMRP_OK && at < last; at += b.cap)
+            rc = run_batch(&b, fd, at, last - at < b.cap ? last : at + b.cap);
         next_block = last;
     }
     if (rc == VMRP_OK)
         rc = zero_skipped(j, nblocks);
-    free(block);
+    free(b.slots);
+    free(b.data);
+    free(b.recs);
     return rc;
 }
 

@@ -62,6 +62,8 @@ struct vmrp_writer_s {
     size_t nfiles, capfiles;
     int files_given; /* config files were set for this point (maybe none) */
     codec_ctx *codec;
+    pool *workers;      /* hash and compress blocks in parallel */
+    codec_ctx **worker_codecs; /* one per pool thread */
     unsigned char *buf; /* record being written */
     size_t bufcap;
     const vmrp_key *signer; /* signs the commit when set */
@@ -77,5 +79,15 @@ int writer_ready(vmrp_writer *w);
 /* Compress (with `codec`), frame, hash, index and append one record. */
 int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, size_t raw_len,
                       uint64_t *offset);
+/* Build a record (header + payload, compressed when that helps) in out,
+ * which holds RH_SIZE + codec_bound(raw_len) bytes. Thread-safe given its
+ * own codec_ctx. Returns the record size, or a negative vmrp_error. */
+long writer_build_record(codec_ctx *c, uint8_t type, int codec, int level, const void *raw,
+                         size_t raw_len, unsigned char *out, size_t out_cap);
+/* Index and append records already built: `len` bytes holding `count`
+ * records back to back, whose sizes and hashes are given. */
+int writer_append_built(vmrp_writer *w, uint8_t type, const unsigned char *recs, size_t len,
+                        size_t count, const uint32_t *sizes,
+                        const unsigned char (*hashes)[HASH_SIZE]);
 
 #endif

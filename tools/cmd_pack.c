@@ -18,7 +18,7 @@ const char pack_usage[] =
     "                 [--config-file PATH ...] [--name POINT] [--exclude-disk NAME ...]\n"
     "                 [--consistency crash|filesystem|application] [--block-size SIZE]\n"
     "                 [--compress zstd[:LEVEL]|zlib[:LEVEL]|none] [--max-points N]\n"
-    "                 [--sign SECRET_KEY [--minisig]] [--json] [--quiet]\n\n"
+    "                 [--sign SECRET_KEY [--minisig]] [--threads N] [--json] [--quiet]\n\n"
     "Creates ARCHIVE with a first, full restore point, or appends a point that stores\n"
     "only the blocks changed since the latest one. ARCHIVE '-' streams a new archive\n"
     "to stdout.\n\n"
@@ -34,6 +34,7 @@ const char pack_usage[] =
     "  --max-points N          point limit of a new archive, 1..65535 (default 200)\n"
     "  --sign SECRET_KEY       sign the commit with an Ed25519 key (minisign format)\n"
     "  --minisig               also write ARCHIVE.minisig, which 'minisign -V' checks\n"
+    "  --threads N             threads that hash and compress (default: one per core)\n"
     "  --json                  print a JSON summary of the new point\n"
     "  --quiet                 no progress on stderr\n";
 
@@ -136,6 +137,7 @@ int cmd_pack(int argc, char **argv)
         {"max-points", required_argument, 0, 'm'},  {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"sign", required_argument, 0, 'S'},        {"minisig", no_argument, 0, 'M'},
+        {"threads", required_argument, 0, 'T'},
         {0, 0, 0, 0}};
     disk_arg disks[256];
     const char *excluded[256];
@@ -215,6 +217,14 @@ int cmd_pack(int argc, char **argv)
         case 'S':
             sign = optarg;
             break;
+        case 'T': {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 256)
+                return cli_usage_error("pack", "--threads takes 1..256, not '%s'", optarg);
+            opts.threads = (uint32_t)v;
+            break;
+        }
         case 'M':
             minisig = 1;
             break;

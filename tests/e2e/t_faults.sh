@@ -21,6 +21,12 @@ vmrp pack base.vmrp --disk d=d.img --quiet 2> err || fail "second pack" "exit $?
 cp d.img p2.img
 gendisk fill d.img 300K 100K 24
 gendisk zero d.img 0 8K
+# many small data ranges between holes: each is its own batch and write
+k=1
+while [ $k -le 16 ]; do
+    gendisk fill d.img $((640 + k * 20))K 4K $((30 + k))
+    k=$((k + 1))
+done
 
 # How many writes and fsyncs does one append make?
 cp base.vmrp probe.vmrp
@@ -28,7 +34,7 @@ cp base.vmrp probe.vmrp
 VMRP_FAULT_COUNT=$PWD/counts faulty $VMRP pack probe.vmrp --disk d=d.img --quiet 2> err
 nwrites=$(tail -1 counts | cut -d' ' -f1)
 nsyncs=$(tail -1 counts | cut -d' ' -f2)
-if [ "${nwrites:-0}" -gt 5 ]; then pass "an append makes $nwrites writes and $nsyncs fsyncs"; else fail "counting writes" "got '$nwrites'"; fi
+if [ "${nwrites:-0}" -ge 3 ]; then pass "an append makes $nwrites writes and $nsyncs fsyncs"; else fail "counting writes" "got '$nwrites'"; fi
 
 # checks_intact ARCHIVE WHAT: the archive equals base.vmrp, verifies, and
 # restores both earlier points exactly

@@ -980,7 +980,7 @@ START_TEST(test_bad_options)
     bad[5].codec = VMRP_CODEC_ZLIB;
     bad[5].level = 10;
     bad[6].codec = 4;
-    bad[7].reserved[7] = 1;
+    bad[7].reserved[6] = 1;
     bad[8].block_size = 2048;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vmrp_writer *w = vmrp_writer_new();
