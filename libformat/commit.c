@@ -167,6 +167,10 @@ int commit_decode_ex(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, int s
         *why = "unknown Commit_Flags bits";
         return VMRP_E_CORRUPT;
     }
+    if ((flags & COMMIT_FLAG_SIGNED) && is_zero(p + CM_OFF_SIGNATURE, SIGNATURE_SIZE)) {
+        *why = "commit marked signed carries no signature";
+        return VMRP_E_CORRUPT;
+    }
     if (strict && !(flags & COMMIT_FLAG_SIGNED) && !is_zero(p + CM_OFF_KEY_ID, 8 + 64)) {
         *why = "unsigned commit carries a key id or signature";
         return VMRP_E_CORRUPT;
