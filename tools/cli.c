@@ -218,6 +218,23 @@ int cli_load_secret_key(const char *cmd, const char *path, vmrp_key **out)
     return load_key(cmd, path, 1, out);
 }
 
+int cli_reader_new(const char *cmd, const char *pubkey_path, vmrp_reader **r, vmrp_key **key)
+{
+    *r = NULL;
+    *key = NULL;
+    int status;
+    if (pubkey_path && (status = cli_load_public_key(cmd, pubkey_path, key)) != EXIT_OK)
+        return status;
+    if (!(*r = vmrp_reader_new())) {
+        vmrp_key_free(*key);
+        *key = NULL;
+        cli_error(cmd, "out of memory");
+        return EXIT_RUNTIME;
+    }
+    vmrp_reader_set_public_key(*r, *key);
+    return EXIT_OK;
+}
+
 int cli_read_file(const char *path, size_t max, char **data, size_t *size, char *err,
                   size_t errlen)
 {

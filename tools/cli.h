@@ -53,6 +53,11 @@ const char *cli_human(uint64_t bytes, char buf[32]);
 int cli_load_public_key(const char *cmd, const char *path, vmrp_key **out);
 int cli_load_secret_key(const char *cmd, const char *path, vmrp_key **out);
 
+/* A new reader that, when pubkey_path is not NULL, requires every commit to
+ * be signed by that key. Returns an exit code; on success *r and *key (NULL
+ * without a key) belong to the caller. */
+int cli_reader_new(const char *cmd, const char *pubkey_path, vmrp_reader **r, vmrp_key **key);
+
 /* Read a whole small file (config, JSON) with a size cap. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *size, char *err,
                   size_t errlen);

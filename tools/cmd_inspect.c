@@ -112,16 +112,11 @@ int cmd_inspect(int argc, char **argv)
         return cli_usage_error("inspect", optind >= argc ? "ARCHIVE is missing" : "too many arguments");
     const char *archive = argv[optind];
     const char *spec = argc - optind == 2 ? argv[optind + 1] : NULL;
-    vmrp_key *key = NULL;
-    int status;
-    if (pubkey && (status = cli_load_public_key("inspect", pubkey, &key)) != EXIT_OK)
+    vmrp_key *key;
+    vmrp_reader *r;
+    int status = cli_reader_new("inspect", pubkey, &r, &key);
+    if (status != EXIT_OK)
         return status;
-    vmrp_reader *r = vmrp_reader_new();
-    if (!r) {
-        vmrp_key_free(key);
-        return EXIT_RUNTIME;
-    }
-    vmrp_reader_set_public_key(r, key);
     int rc = vmrp_reader_open(r, archive);
     uint32_t only = 0;
     if (rc == VMRP_OK && spec)

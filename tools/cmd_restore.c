@@ -339,16 +339,11 @@ int cmd_restore(int argc, char **argv)
     int as_tar = olen > 4 && strcmp(out + olen - 4, ".tar") == 0;
     if (!disk && strcmp(out, "-") == 0)
         return cli_usage_error("restore", "a whole VM cannot go to stdout; give --disk NAME or a DIR");
-    vmrp_key *key = NULL;
-    int status;
-    if (pubkey && (status = cli_load_public_key("restore", pubkey, &key)) != EXIT_OK)
+    vmrp_key *key;
+    vmrp_reader *r;
+    int status = cli_reader_new("restore", pubkey, &r, &key);
+    if (status != EXIT_OK)
         return status;
-    vmrp_reader *r = vmrp_reader_new();
-    if (!r) {
-        vmrp_key_free(key);
-        return EXIT_RUNTIME;
-    }
-    vmrp_reader_set_public_key(r, key);
     cli_progress prog;
     cli_progress_init(&prog, "restore", quiet);
     vmrp_reader_set_progress(r, cli_progress_cb, &prog);

@@ -76,28 +76,26 @@ int cmd_verify(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage_error("verify", optind >= argc ? "ARCHIVE is missing" : "one ARCHIVE only");
     const char *archive = argv[optind];
-    vmrp_key *key = NULL;
-    int status;
-    if (pubkey && (status = cli_load_public_key("verify", pubkey, &key)) != EXIT_OK)
+    vmrp_key *key;
+    vmrp_reader *r;
+    int status = cli_reader_new("verify", pubkey, &r, &key);
+    if (status != EXIT_OK)
         return status;
     int use_stdin = strcmp(archive, "-") == 0;
     int fd = use_stdin ? STDIN_FILENO : open(archive, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         cli_error("verify", "%s: %s", archive, strerror(errno));
+        vmrp_reader_free(r);
         vmrp_key_free(key);
         return EXIT_RUNTIME;
     }
     if (!use_stdin)
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    vmrp_reader *r = vmrp_reader_new();
-    if (!r)
-        return EXIT_RUNTIME;
     cli_progress prog;
     cli_progress_init(&prog, "verify", quiet || json);
     vmrp_reader_set_progress(r, cli_progress_cb, &prog);
     vmrp_verify_report rep;
     const char *label = use_stdin ? "stdin" : archive;
-    vmrp_reader_set_public_key(r, key);
     int rc = vmrp_reader_verify(r, fd, label, &rep);
     char head[65], policy[256] = "";
     for (int i = 0; i < 32; i++)
