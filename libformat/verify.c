@@ -146,9 +146,35 @@ typedef struct {
     unsigned char family[ID_SIZE];
 } family;
 
+/* BLOCK records wait here in a batch, so that hashing and decompressing
+ * them (most of verify's work) runs on every core. */
+#define VBATCH_BYTES (16u << 20)
+#define VBATCH_MAX 1024u
+
+typedef struct {
+    uint64_t off;
+    size_t at;  /* where the record's bytes start in the batch buffer */
+    record_header h;
+    unsigned char rec_hash[HASH_SIZE];
+    unsigned char id[HASH_SIZE];
+    int problem; /* 1: does not decompress, 2: all zero */
+} vblock;
+
+typedef struct {
+    vblock *b;
+    size_t n;
+    unsigned char *buf;
+    size_t used;
+    pool *workers;
+    codec_ctx **codecs;
+    unsigned char **raw; /* one block buffer per worker */
+    uint32_t block_size;
+} vbatch;
+
 typedef struct {
     vmrp_reader *r;
     const char *label;
+    vbatch batch;
     vmrp_verify_report *rep;
     uint32_t block_size;
     int strict;
@@ -378,8 +404,44 @@ static int check_commit(vstate *v, uint64_t off, const unsigned char rec[CM_RECO
     return VMRP_OK;
 }
 
+static int batch_init(vbatch *vb, uint32_t block_size)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    vb->block_size = block_size;
+    vb->workers = pool_new(online > 0 && online <= 256 ? (unsigned)online : 1);
+    if (!vb->workers)
+        return VMRP_E_NOMEM;
+    unsigned n = pool_size(vb->workers);
+    vb->codecs = calloc(n, sizeof *vb->codecs);
+    vb->raw = calloc(n, sizeof *vb->raw);
+    vb->b = malloc(VBATCH_MAX * sizeof *vb->b);
+    vb->buf = malloc(VBATCH_BYTES);
+    if (!vb->codecs || !vb->raw || !vb->b || !vb->buf)
+        return VMRP_E_NOMEM;
+    for (unsigned i = 0; i < n; i++)
+        if (!(vb->codecs[i] = codec_new()) || !(vb->raw[i] = malloc(block_size)))
+            return VMRP_E_NOMEM;
+    return VMRP_OK;
+}
+
+static void batch_free(vbatch *vb)
+{
+    for (unsigned i = 0; vb->workers && i < pool_size(vb->workers); i++) {
+        if (vb->codecs)
+            codec_free(vb->codecs[i]);
+        if (vb->raw)
+            free(vb->raw[i]);
+    }
+    free(vb->codecs);
+    free(vb->raw);
+    free(vb->b);
+    free(vb->buf);
+    pool_free(vb->workers);
+}
+
 static void vstate_free(vstate *v)
 {
+    batch_free(&v->batch);
     clear_segment(v);
     free(v->maps);
     free(v->seg);
@@ -395,7 +457,24 @@ static void vstate_free(vstate *v)
 }
 
 /* Handle one record of a segment (anything but INDEX and COMMIT). */
-static int take_record(vstate *v, uint64_t off, const record_header *h)
+static void check_block(void *ctx, size_t i, unsigned worker)
+{
+    vbatch *vb = ctx;
+    vblock *b = &vb->b[i];
+    const unsigned char *rec = vb->buf + b->at;
+    hash_buf(b->rec_hash, rec, RH_SIZE + b->h.stored_size);
+    unsigned char *raw = vb->raw[worker];
+    if (codec_decompress(vb->codecs[worker], b->h.codec, rec + RH_SIZE, b->h.stored_size, raw,
+                         vb->block_size) != VMRP_OK)
+        b->problem = 1;
+    else if (is_zero(raw, vb->block_size))
+        b->problem = 2;
+    else
+        hash_buf(b->id, raw, vb->block_size);
+}
+
+static int push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
+                    const unsigned char hash[HASH_SIZE])
 {
     if (v->nseg == v->capseg) {
         size_t cap = v->capseg ? v->capseg * 2 : 1024;
@@ -407,9 +486,66 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
     }
     rec_ref *ref = &v->seg[v->nseg++];
     ref->offset = off;
-    ref->size = RH_SIZE + h->stored_size;
-    ref->type = h->type;
-    record_hash(ref->hash, v->payload, v->payload + RH_SIZE, h->stored_size);
+    ref->size = size;
+    ref->type = type;
+    memcpy(ref->hash, hash, HASH_SIZE);
+    return VMRP_OK;
+}
+
+/* Check the waiting BLOCK records, in parallel, then book them in order. */
+static int flush_blocks(vstate *v)
+{
+    vbatch *vb = &v->batch;
+    pool_for(vb->workers, vb->n, check_block, vb);
+    int rc = VMRP_OK;
+    for (size_t i = 0; i < vb->n && rc == VMRP_OK; i++) {
+        const vblock *b = &vb->b[i];
+        rc = push_seg(v, b->off, RH_SIZE + b->h.stored_size, REC_BLOCK, b->rec_hash);
+        if (rc == VMRP_OK && b->problem == 1)
+            rc = bad(v, b->off, "record does not decompress to its Raw_Size");
+        else if (rc == VMRP_OK && b->problem == 2)
+            rc = bad(v, b->off, "an all-zero block is stored");
+        else if (rc == VMRP_OK) {
+            v->rep->blocks++;
+            if (known_add(&v->blocks, b->off, b->id, vb->block_size))
+                rc = err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+        }
+    }
+    vb->n = 0;
+    vb->used = 0;
+    return rc;
+}
+
+static int queue_block(vstate *v, uint64_t off, const record_header *h)
+{
+    vbatch *vb = &v->batch;
+    size_t len = RH_SIZE + h->stored_size;
+    if (vb->n == VBATCH_MAX || vb->used + len > VBATCH_BYTES) {
+        int rc = flush_blocks(v);
+        if (rc)
+            return rc;
+    }
+    vblock *b = &vb->b[vb->n++];
+    b->off = off;
+    b->at = vb->used;
+    b->h = *h;
+    b->problem = 0;
+    memcpy(vb->buf + vb->used, v->payload, len);
+    vb->used += len;
+    return VMRP_OK;
+}
+
+static int take_record(vstate *v, uint64_t off, const record_header *h)
+{
+    if (h->type == REC_BLOCK)
+        return queue_block(v, off, h);
+    int rc = flush_blocks(v);
+    if (rc)
+        return rc;
+    unsigned char hash[HASH_SIZE];
+    record_hash(hash, v->payload, v->payload + RH_SIZE, h->stored_size);
+    if ((rc = push_seg(v, off, RH_SIZE + h->stored_size, h->type, hash)) != 0)
+        return rc;
     if (h->type == REC_POINT && v->have_point)
         return bad(v, off, "second point record in one segment");
     if (grow(&v->raw, &v->raw_cap, h->raw_size))
@@ -420,12 +556,6 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
     unsigned char id[HASH_SIZE];
     const char *why = NULL;
     switch (h->type) {
-    case REC_BLOCK:
-        if (is_zero(v->raw, h->raw_size))
-            return bad(v, off, "an all-zero block is stored");
-        hash_buf(id, v->raw, h->raw_size);
-        v->rep->blocks++;
-        return known_add(&v->blocks, off, id, h->raw_size) ? err_set(&v->r->err, VMRP_E_NOMEM, "out of memory") : VMRP_OK;
     case REC_FILE:
         hash_buf(id, v->raw, h->raw_size);
         return known_add(&v->files, off, id, h->raw_size) ? err_set(&v->r->err, VMRP_E_NOMEM, "out of memory") : VMRP_OK;
@@ -448,7 +578,7 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
         return VMRP_OK;
     }
     case REC_POINT: {
-        int rc = point_parse_ex(v->raw, h->raw_size, v->strict, &v->point, &why);
+        rc = point_parse_ex(v->raw, h->raw_size, v->strict, &v->point, &why);
         if (rc)
             return bad(v, off, "point record: %s", why);
         v->have_point = 1;
@@ -497,6 +627,10 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         goto out;
     }
     v.block_size = ci.block_size;
+    if ((rc = batch_init(&v.batch, ci.block_size)) != VMRP_OK) {
+        rc = err_set(&r->err, rc, "out of memory");
+        goto out;
+    }
     v.strict = ci.format_minor <= FORMAT_MINOR;
     hash_buf(v.header_hash, header, FH_SIZE);
     v.segment_start = FH_SIZE;
@@ -560,7 +694,8 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
                 rc = bad(&v, off, "two indexes in one segment");
                 break;
             }
-            if ((rc = check_index(&v, off, v.payload + RH_SIZE, h.stored_size)) != 0)
+            if ((rc = flush_blocks(&v)) != 0 ||
+                (rc = check_index(&v, off, v.payload + RH_SIZE, h.stored_size)) != 0)
                 break;
             index_offset = off;
             index_size = RH_SIZE + h.stored_size;
