@@ -146,25 +146,33 @@ int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_typ
     int rc = io_pread_full(r->fd, scratch, ref->size, ref->offset);
     if (rc)
         return io_fail(r, rc, ref->offset);
+    const char *why = record_check_decode(r->codec, ref, scratch, want_type, r->coll.block_size,
+                                          r->strict, out, raw_cap);
+    if (why)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what, off,
+                       why);
+    return VMRP_OK;
+}
+
+const char *record_check_decode(codec_ctx *codec, const rec_ref *ref, const unsigned char *bytes,
+                                uint8_t want_type, uint32_t block_size, int strict,
+                                unsigned char *out, size_t raw_cap)
+{
     unsigned char h[HASH_SIZE];
-    hash_buf(h, scratch, ref->size);
+    hash_buf(h, bytes, ref->size);
     if (memcmp(h, ref->hash, HASH_SIZE) != 0)
-        return err_set(&r->err, VMRP_E_CORRUPT,
-                       "%s: %s at offset %llu does not match its hash in the index (damaged or altered)",
-                       r->label, what, off);
+        return "does not match its hash in the index (damaged or altered)";
     record_header h2;
     const char *why = NULL;
-    if (record_header_decode_ex(scratch, r->coll.block_size, r->strict, &h2, &why) != VMRP_OK ||
-        h2.type != want_type || RH_SIZE + (uint64_t)h2.stored_size != ref->size)
-        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what, off,
-                       why ? why : "header disagrees with the index");
+    if (record_header_decode_ex(bytes, block_size, strict, &h2, &why) != VMRP_OK)
+        return why;
+    if (h2.type != want_type || RH_SIZE + (uint64_t)h2.stored_size != ref->size)
+        return "header disagrees with the index";
     if (h2.raw_size != raw_cap)
-        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu has raw size %u, expected %zu",
-                       r->label, what, off, h2.raw_size, raw_cap);
-    if (codec_decompress(r->codec, h2.codec, scratch + RH_SIZE, h2.stored_size, out, raw_cap) != 0)
-        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu does not decompress",
-                       r->label, what, off);
-    return VMRP_OK;
+        return "raw size is not what its type needs";
+    if (codec_decompress(codec, h2.codec, bytes + RH_SIZE, h2.stored_size, out, raw_cap) != 0)
+        return "does not decompress";
+    return NULL;
 }
 
 int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
@@ -185,6 +193,10 @@ int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
     if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, &h, &why) != VMRP_OK)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what,
                        (unsigned long long)ref->offset, why);
+    /* Nothing is allocated for sizes the index does not vouch for. */
+    if (h.type != want_type || RH_SIZE + (uint64_t)h.stored_size != ref->size)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: header disagrees with the index",
+                       r->label, what, (unsigned long long)ref->offset);
     unsigned char *scratch = malloc(ref->size);
     unsigned char *raw = malloc(h.raw_size);
     if (!scratch || !raw) {
@@ -370,15 +382,20 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
                                r->label, k + 1, pi->disks[d].name, m,
                                (unsigned long long)dm->map_offsets[m]);
         }
-        /* One disk name, one family, across the whole collection. */
+        /* One disk name, one family, across the whole collection, both
+         * ways: chains are followed by name. */
         for (uint32_t j = 0; j < k; j++) {
             const vmrp_point_info *pj = &r->points[j].info;
-            for (uint32_t e = 0; e < pj->disk_count; e++)
-                if (strcmp(pj->disks[e].name, pi->disks[d].name) == 0 &&
-                    memcmp(pj->disks[e].family_id, pi->disks[d].family_id, ID_SIZE) != 0)
+            for (uint32_t e = 0; e < pj->disk_count; e++) {
+                int same_name = strcmp(pj->disks[e].name, pi->disks[d].name) == 0;
+                int same_family = memcmp(pj->disks[e].family_id, pi->disks[d].family_id, ID_SIZE) == 0;
+                if (same_name != same_family)
                     return err_set(&r->err, VMRP_E_CORRUPT,
-                                   "%s: point %u, disk %s: Family_Id differs from point %u's",
-                                   r->label, k + 1, pi->disks[d].name, j + 1);
+                                   "%s: point %u, disk %s: %s point %u's disk %s", r->label, k + 1,
+                                   pi->disks[d].name,
+                                   same_name ? "Family_Id differs from" : "Family_Id is that of",
+                                   j + 1, pj->disks[e].name);
+            }
         }
     }
     for (uint32_t f = 0; f < pi->config_file_count; f++) {

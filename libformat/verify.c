@@ -135,10 +135,15 @@ static const known *known_find(const known_list *l, uint64_t off)
     return lo < l->n && l->v[lo].offset == off ? &l->v[lo] : NULL;
 }
 
+/* A segment's MAP records wait for its POINT record as stored bytes, not
+ * decoded: a few hundred stored bytes can decode to 3 MiB, and memory must
+ * follow the input, not what it claims to expand to. */
 typedef struct {
     uint64_t offset;
-    unsigned char *raw;
-    size_t len;
+    unsigned char *stored;
+    size_t stored_len;
+    size_t len; /* decoded */
+    uint8_t codec;
 } seg_map;
 
 typedef struct {
@@ -228,7 +233,7 @@ static int grow(unsigned char **buf, size_t *cap, size_t want)
 static void clear_segment(vstate *v)
 {
     for (size_t i = 0; i < v->nmaps; i++)
-        free(v->maps[i].raw);
+        free(v->maps[i].stored);
     v->nmaps = 0;
     v->nseg = 0;
     if (v->have_point)
@@ -258,8 +263,12 @@ static int check_disk_map(vstate *v, uint32_t d)
         if (!sm)
             return bad(v, v->point_offset, "disk %s: map %u names offset %llu, not a MAP record of this point",
                        di->name, m, (unsigned long long)dm->map_offsets[m]);
+        if (grow(&v->raw, &v->raw_cap, sm->len))
+            return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+        if (codec_decompress(v->codec, sm->codec, sm->stored, sm->stored_len, v->raw, sm->len) != VMRP_OK)
+            return bad(v, sm->offset, "map record does not decompress to its Raw_Size");
         for (size_t i = 0; i < sm->len / MAP_ENTRY_SIZE; i++) {
-            const unsigned char *e = sm->raw + i * MAP_ENTRY_SIZE;
+            const unsigned char *e = v->raw + i * MAP_ENTRY_SIZE;
             uint64_t block = le64_load(e + ME_OFF_BLOCK), rec = le64_load(e + ME_OFF_RECORD);
             if ((int64_t)block <= prev || block >= nblocks)
                 return bad(v, sm->offset, "disk %s: map entry %zu: block %llu out of order or beyond the disk",
@@ -301,14 +310,19 @@ static int check_point(vstate *v)
         int rc = check_disk_map(v, d);
         if (rc)
             return rc;
+        /* one name, one family, both ways */
         size_t f = 0;
-        while (f < v->nfamilies && strcmp(v->families[f].name, di->name) != 0)
-            f++;
-        if (f < v->nfamilies) {
-            if (memcmp(v->families[f].family, di->family_id, ID_SIZE) != 0)
-                return bad(v, v->point_offset, "disk %s: Family_Id differs from an earlier point's",
-                           di->name);
-        } else {
+        int known_name = 0;
+        for (; f < v->nfamilies; f++) {
+            int same_name = strcmp(v->families[f].name, di->name) == 0;
+            int same_family = memcmp(v->families[f].family, di->family_id, ID_SIZE) == 0;
+            if (same_name != same_family)
+                return bad(v, v->point_offset, "disk %s: %s disk %s of an earlier point", di->name,
+                           same_name ? "Family_Id differs from" : "Family_Id is that of",
+                           v->families[f].name);
+            known_name |= same_name;
+        }
+        if (!known_name) {
             family *bigger = realloc(v->families, (v->nfamilies + 1) * sizeof *bigger);
             if (!bigger)
                 return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
@@ -570,11 +584,11 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
             v->maps = bigger;
             v->capmaps = cap;
         }
-        unsigned char *copy = malloc(h->raw_size);
+        unsigned char *copy = malloc(h->stored_size);
         if (!copy)
             return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-        memcpy(copy, v->raw, h->raw_size);
-        v->maps[v->nmaps++] = (seg_map){off, copy, h->raw_size};
+        memcpy(copy, v->payload + RH_SIZE, h->stored_size);
+        v->maps[v->nmaps++] = (seg_map){off, copy, h->stored_size, h->raw_size, h->codec};
         return VMRP_OK;
     }
     case REC_POINT: {
@@ -646,8 +660,13 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         got = stream_read(&s, v.payload, RH_SIZE);
         if (got == 1)
             break;
-        if (got == 2)
-            break; /* a cut inside a header: an interrupted append, reported below */
+        if (got == 2) {
+            /* a cut inside a header is an interrupted append, unless the
+             * file still ends like a commit: then it is damage */
+            if (s.pos - off >= 8 && memcmp(v.payload + (s.pos - off) - 8, CM_END_MAGIC, 8) == 0)
+                rc = bad(&v, off, "archive ends inside a record header, after a commit's End_Magic");
+            break;
+        }
         if (got < 0) {
             rc = err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", v.label,
                          (unsigned long long)off, strerror(-got));
@@ -680,8 +699,13 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
             break;
         }
-        if (got > 0)
-            break; /* cut inside a record: an interrupted append, reported below */
+        if (got > 0) {
+            if (s.pos - off >= 8 && memcmp(v.payload + (s.pos - off) - 8, CM_END_MAGIC, 8) == 0)
+                rc = bad(&v, off, "record of %u bytes runs past the end of an archive that ends "
+                                  "like a commit: damage, not an interrupted append",
+                         h.stored_size);
+            break;
+        }
         if (got < 0) {
             rc = err_set(&r->err, VMRP_E_IO, "%s: read error: %s", v.label, strerror(-got));
             break;

@@ -239,6 +239,12 @@ const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset);
  * malloc'd buffer of its Raw_Size. `what` names it in messages. */
 int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
                        unsigned char **out, size_t *out_len, const char *what);
+/* Check a record's bytes (already read) against its index entry and decode
+ * them into out (raw_cap bytes). Thread-safe given its own codec. Returns
+ * NULL, or what is wrong. */
+const char *record_check_decode(codec_ctx *codec, const rec_ref *ref, const unsigned char *bytes,
+                                uint8_t want_type, uint32_t block_size, int strict,
+                                unsigned char *out, size_t raw_cap);
 /* Same, into a caller buffer of exactly raw_cap bytes (block reads). */
 int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
                             unsigned char *scratch, size_t scratch_cap, unsigned char *out,

@@ -234,13 +234,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         image_sink s = {calloc(1, (size_t)dsize), dsize, 1};
         FUZZ_CHECK(s.buf != NULL, "calloc");
         int rrc = vmrp_reader_read_disk(r, n1 - 1, "disk0", copy_sink, &s);
-        FUZZ_CHECK(rrc == VMRP_OK && s.ok, "new point's disk0 does not read: %s",
-                   vmrp_reader_error_string(r));
+        /* The writer trusts the Block_Ids of the maps it appends to (it
+         * never decompresses old data): an archive that did not verify may
+         * give a point that does not read back, but never wrong bytes. */
+        if (rrc == VMRP_E_CORRUPT && !old_verifies) {
+            free(s.buf);
+            s.buf = NULL;
+        } else {
+            FUZZ_CHECK(rrc == VMRP_OK && s.ok, "new point's disk0 does not read: %s",
+                       vmrp_reader_error_string(r));
+        }
         uint32_t d0 = 0;
         while (d0 < np->disk_count && strcmp(np->disks[d0].name, "disk0") != 0)
             d0++;
         FUZZ_CHECK(d0 < np->disk_count && np->disks[d0].size_bytes == dsize, "disk0 size");
-        if (!fuzz_skip("append-wrong-block")) {
+        if (s.buf && !fuzz_skip("append-wrong-block")) {
             size_t bad = 0;
             while (bad < dsize && s.buf[bad] == img[bad])
                 bad++;
