@@ -38,8 +38,8 @@ else
 Q := @
 endif
 
-.PHONY: all lib demo check check-unit check-e2e check-asan check-valgrind deps docs install \
-        uninstall clean fuzz bench
+.PHONY: all lib demo check check-unit check-e2e check-asan check-valgrind check-fuzz deps docs \
+        install uninstall clean fuzz bench
 
 all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/gendisk $(B)/faultinject.so
 
@@ -80,7 +80,7 @@ $(B)/gendisk: tests/tools/gendisk.c
 
 # ---- dependencies: Debian/Ubuntu packages, installed only when missing ----
 DEB_PKGS := build-essential pkg-config libsodium-dev libzstd-dev zlib1g-dev libarchive-dev \
-            check doxygen valgrind e2fsprogs minisign
+            check doxygen valgrind e2fsprogs minisign clang libclang-rt-14-dev
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -119,12 +119,22 @@ check-valgrind: all
 	$(Q)VMRP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible $(CURDIR)/$(B)/vmrp" \
 	  GENDISK=$(CURDIR)/$(B)/gendisk E2E_QUICK=1 sh tests/e2e/run.sh
 
+# Fuzzing: `make fuzz` runs each libFuzzer target FUZZ_SECONDS (default 300);
+# make check runs each for 20 s and replays every saved regression input.
+FUZZ_SECONDS ?= 300
+fuzz:
+	$(Q)sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+check-fuzz:
+	$(Q)sh tests/fuzz/run.sh 20
+
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory check-unit
 	$(Q)$(MAKE) --no-print-directory check-e2e
 	$(Q)$(MAKE) --no-print-directory check-asan
 	$(Q)$(MAKE) --no-print-directory check-valgrind
+	$(Q)$(MAKE) --no-print-directory check-fuzz
 	$(Q)$(MAKE) --no-print-directory docs
 	@echo "make check: all test suites passed"
 
