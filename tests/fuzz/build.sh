@@ -17,7 +17,7 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-TARGETS_ALL="fuzz_open fuzz_verify fuzz_json fuzz_point fuzz_append"
+TARGETS_ALL="fuzz_open fuzz_verify fuzz_json fuzz_point fuzz_append fuzz_keys fuzz_bundle"
 TARGETS=${*:-$TARGETS_ALL}
 OUT=build/fuzz
 CLANG=${CLANG:-clang}
@@ -41,7 +41,7 @@ mkdir -p "$OUT"
 deps_newer_than() {
     [ "$FORCE" = 1 ] && return 0
     [ -e "$1" ] || return 0
-    for f in "$LIBDIR"/*.c "$LIBDIR"/*.h tests/fuzz/*.c tests/fuzz/*.h; do
+    for f in "$LIBDIR"/*.c "$LIBDIR"/*.h tests/fuzz/*.c tests/fuzz/*.h tools/config_input.c; do
         [ "$f" -nt "$1" ] && return 0
     done
     return 1
@@ -49,16 +49,19 @@ deps_newer_than() {
 
 build_one() {
     t=$1
+    # fuzz_bundle reads bundles through the tool's own code, with libarchive
+    extra=""
+    [ "$t" = fuzz_bundle ] && extra="-Itools tools/config_input.c tools/cli.c tools/passphrase.c $(pkg-config --libs libarchive 2>/dev/null || echo -larchive)"
     if deps_newer_than "$OUT/$t"; then
         echo "  FUZZ    $OUT/$t"
         # shellcheck disable=SC2086
-        $CLANG $COMMON $FUZZ_FLAGS -o "$OUT/$t" "tests/fuzz/$t.c" $LIB_SRC $PKG_LIBS
+        $CLANG $COMMON $FUZZ_FLAGS -o "$OUT/$t" "tests/fuzz/$t.c" $LIB_SRC $extra $PKG_LIBS
     fi
     if deps_newer_than "$OUT/$t-regress"; then
         echo "  REGRESS $OUT/$t-regress"
         # shellcheck disable=SC2086
         $REGRESS_CC $COMMON $REGRESS_FLAGS -o "$OUT/$t-regress" tests/fuzz/regression_driver.c \
-            "tests/fuzz/$t.c" $LIB_SRC $PKG_LIBS
+            "tests/fuzz/$t.c" $LIB_SRC $extra $PKG_LIBS
     fi
 }
 

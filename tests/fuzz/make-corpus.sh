@@ -137,6 +137,29 @@ printf '{"a":1,}' > "$j/trailing-comma"
 printf '{"a":"\355\240\200"}' > "$j/surrogate"
 printf '\t\r\n{"k" : "v" }\n' > "$j/whitespace"
 
-for t in fuzz_open fuzz_verify fuzz_append fuzz_json fuzz_point; do
+# --- fuzz_keys: key files of both tools, protected and not ---
+k=$OUT/fuzz_keys
+mkdir -p "$k"
+cp "$root"/fixtures/v1.1/test-signing.pub "$k/vmrp.pub"
+cp "$root"/fixtures/v1.1/test-signing.key "$k/vmrp-unprotected.key"
+if command -v minisign > /dev/null 2>&1; then
+    minisign -G -W -p "$work/m.pub" -s "$work/m.key" > /dev/null 2>&1 &&
+        cp "$work/m.pub" "$k/minisign.pub" && cp "$work/m.key" "$k/minisign-unprotected.key"
+fi
+# a protected key: the scrypt parameters are read, then refused for want of a passphrase
+printf 'untrusted comment: minisign encrypted secret key\nRWRTY0IyAAAA\n' > "$k/protected-stub.key"
+
+# --- fuzz_bundle: small archives of config files in several formats ---
+b=$OUT/fuzz_bundle
+mkdir -p "$b" "$work/bundle/etc/libvirt"
+printf '<domain type="kvm"/>\n' > "$work/bundle/etc/libvirt/vm.xml"
+printf 'instance-id: fuzz\n' > "$work/bundle/meta-data"
+(cd "$work/bundle" && tar -cf "$b/plain.tar" . && tar -czf "$b/gzip.tgz" . &&
+    find . -type f | cpio -o -H newc > "$b/newc.cpio" 2> /dev/null) || true
+if command -v bsdtar > /dev/null 2>&1; then
+    (cd "$work/bundle" && bsdtar -cf "$b/zip.zip" --format zip . && bsdtar -cf "$b/pax.tar" --format pax .) || true
+fi
+
+for t in fuzz_open fuzz_verify fuzz_append fuzz_json fuzz_point fuzz_keys fuzz_bundle; do
     echo "corpus $t: $(ls "$OUT/$t" | wc -l) files"
 done

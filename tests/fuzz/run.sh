@@ -30,7 +30,7 @@ case "$secs" in
     ;;
 esac
 shift
-TARGETS=${*:-"fuzz_open fuzz_verify fuzz_json fuzz_point fuzz_append"}
+TARGETS=${*:-"fuzz_open fuzz_verify fuzz_json fuzz_point fuzz_append fuzz_keys fuzz_bundle"}
 PARALLEL=${PARALLEL:-2}
 OUT=build/fuzz
 status=0
@@ -50,6 +50,8 @@ run_target() {
     case $t in
     fuzz_json) flags="$flags -dict=tests/fuzz/json.dict" ;;
     fuzz_point) flags="$flags -max_len=65536" ;;
+    fuzz_keys) flags="$flags -max_len=4096" ;;
+    fuzz_bundle) flags="$flags -max_len=262144" ;;
     *) flags="$flags -max_len=1048576 -dict=tests/fuzz/vmrp.dict" ;;
     esac
     # shellcheck disable=SC2086
