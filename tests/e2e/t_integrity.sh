@@ -245,3 +245,22 @@ expect_same out e.2 "restore --output - writes the exact image"
 expect_exit 0 "restore --output - of the latest point" vmrp restore good.vmrp --disk d --output -
 expect_same out d.3 "restore --output - of the latest point is exact"
 :
+
+# Two real packs at once: the second is refused at once with exit 5, and the
+# first commits normally.
+slow=256M
+[ "${E2E_QUICK:-0}" = 1 ] && slow=32M
+gendisk create slow.img $slow
+gendisk fill slow.img 0 $slow 77
+vmrp pack two.vmrp --disk s=slow.img --block-size 4K --compress zstd:19 --threads 1 --quiet > /dev/null 2>&1 &
+first=$!
+waited=0
+while [ $waited -lt 100 ] && ! [ -s two.vmrp ]; do sleep 0.05; waited=$((waited + 1)); done
+expect_exit 5 "a second concurrent pack is refused with exit 5" vmrp pack two.vmrp --disk s=slow.img --quiet
+expect_err "locked" "the refusal says the archive is locked"
+wait "$first"
+if [ $? -eq 0 ]; then pass "the first pack commits normally"; else fail "the first pack commits normally" "exit status"; fi
+expect_exit 0 "the archive verifies with one point" vmrp verify two.vmrp
+expect_out "1 restore point" "exactly one point was committed"
+rm -f slow.img two.vmrp
+:
