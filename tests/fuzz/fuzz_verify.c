@@ -100,6 +100,24 @@ static void cross_check(int fd, const uint8_t *data, size_t size, const vmrp_ver
     vmrp_reader_free(r);
 }
 
+/* fixtures/v1.1/test-signing.pub, loaded once */
+static vmrp_key *signing_key(void)
+{
+    static vmrp_key *key;
+    if (!key) {
+        static const char pub[] = "untrusted comment: minisign public key AB35F654D92B7716\n"
+                                  "RWQWdyvZVPY1q17NJbUk1X5YHMiz17ZWwYauTZ362tsyxIlyQKa1WFvn\n";
+        char path[128];
+        snprintf(path, sizeof path, "/tmp/vmrp-fuzz-pub.%ld", (long)getpid());
+        FILE *f = fopen(path, "w");
+        FUZZ_CHECK(f && fputs(pub, f) >= 0 && fclose(f) == 0, "write %s", path);
+        key = vmrp_key_new();
+        FUZZ_CHECK(key && vmrp_key_load_public(key, path) == VMRP_OK, "load the test key");
+        unlink(path);
+    }
+    return key;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -136,6 +154,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == VMRP_OK && !fuzz_skip("verify-conformance"))
         check_conformance(data, size);
     vmrp_reader_free(r);
+
+    /* Again with the public key of the signed fixtures (the seeds include
+     * them): signature checks on hostile commits, and a verdict that is
+     * never more lenient than without the key. */
+    vmrp_key *key = signing_key();
+    vmrp_reader *rk = vmrp_reader_new();
+    FUZZ_CHECK(rk != NULL, "vmrp_reader_new");
+    vmrp_reader_set_public_key(rk, key);
+    FUZZ_CHECK(lseek(fd, 0, SEEK_SET) == 0, "lseek");
+    vmrp_verify_report repk;
+    int rck = vmrp_reader_verify(rk, fd, "fuzz.vmrp", &repk);
+    FUZZ_CHECK(rck != VMRP_OK || rc == VMRP_OK, "passes with the key (%d) but not without (%d)", rck,
+               rc);
+    if (rck == VMRP_OK)
+        FUZZ_CHECK(repk.signatures_checked && repk.signed_points == repk.points,
+                   "passed with the key without checking every signature");
+    vmrp_reader_free(rk);
     close(fd);
     return 0;
 }
