@@ -178,19 +178,22 @@ int reader_resolve_disk(vmrp_reader *r, uint32_t pi, const char *name, map_entry
 }
 
 int reader_resolve_latest(vmrp_reader *r, const char *name, map_entry **out, size_t *count,
-                          const vmrp_disk_info **latest)
+                          const vmrp_disk_info **latest, const vmrp_disk_info **included)
 {
     *out = NULL;
     *count = 0;
     *latest = NULL;
+    *included = NULL;
     for (int64_t k = (int64_t)r->npoints - 1; k >= 0; k--) {
         int d = find_disk(&r->points[k], name);
         if (d < 0)
             continue;
         if (!*latest)
             *latest = &r->points[k].info.disks[d]; /* family and size, even if excluded */
-        if (!r->points[k].info.disks[d].excluded)
+        if (!r->points[k].info.disks[d].excluded) {
+            *included = &r->points[k].info.disks[d];
             return resolve_at(r, (uint32_t)k, name, out, count);
+        }
     }
     return VMRP_OK;
 }

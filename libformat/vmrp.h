@@ -182,6 +182,13 @@ VMRP_API const char *vmrp_consistency_name(int mode);
  */
 typedef void (*vmrp_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
+/** A byte range of a disk: data extents of a restored disk, or ranges that
+ *  changed since the last point. */
+typedef struct {
+    uint64_t offset; /**< byte offset in the disk */
+    uint64_t length; /**< bytes */
+} vmrp_extent;
+
 /* ------------------------------------------------------------------------ */
 /** @name Signing keys
  *
@@ -400,6 +407,25 @@ VMRP_API int vmrp_writer_add_disk(vmrp_writer *w, const char *name, int fd,
                                   const char *label) VMRP_CHECK_RESULT;
 
 /**
+ * As vmrp_writer_add_disk(), but read only the byte ranges @p changed (as
+ * produced from a hypervisor's dirty bitmap or `nbdinfo --map`): blocks
+ * outside them are taken as unchanged since the disk's latest point,
+ * without being read. The ranges are trusted input: a change outside them
+ * is not seen, and the new point then restores the old data there. Blocks
+ * beyond the latest point's size are always read; for a disk with no
+ * earlier point the whole disk is read. Ranges may be unsorted and overlap.
+ * @param w        an open writer.
+ * @param name     disk name, as for vmrp_writer_add_disk().
+ * @param fd       the disk, open for reading.
+ * @param label    file name used in messages.
+ * @param changed  byte ranges that may have changed (NULL: read everything).
+ * @param nchanged entries in @p changed.
+ */
+VMRP_API int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd,
+                                         const char *label, const vmrp_extent *changed,
+                                         size_t nchanged) VMRP_CHECK_RESULT;
+
+/**
  * Record @p name as an excluded disk of the new point: listed, nothing
  * stored. Its family and size are carried over from its latest point when
  * the collection knows it.
@@ -589,11 +615,6 @@ VMRP_API int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *d
 VMRP_API int vmrp_reader_restore_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
                                       int fd, unsigned flags) VMRP_CHECK_RESULT;
 
-/** A run of non-zero blocks of a restored disk. */
-typedef struct {
-    uint64_t offset; /**< byte offset in the disk */
-    uint64_t length; /**< bytes */
-} vmrp_extent;
 
 /**
  * List the data extents (runs of non-zero blocks, cut at the disk size) of

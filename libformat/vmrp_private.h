@@ -253,10 +253,11 @@ int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_typ
  * dropped. Fails with VMRP_E_NOT_FOUND if the disk is absent or excluded. */
 int reader_resolve_disk(vmrp_reader *r, uint32_t pi, const char *name, map_entry **out,
                         size_t *count);
-/* Same, but a disk absent from every point resolves to an empty map and
- * *found is 0 (the writer's view of a disk it has not seen). */
+/* The disk at its latest included point (the writer's "previous"): an
+ * empty map when no point includes it. *latest is its newest entry, even
+ * excluded; *included the entry that was resolved (NULL when none). */
 int reader_resolve_latest(vmrp_reader *r, const char *name, map_entry **out, size_t *count,
-                          const vmrp_disk_info **latest);
+                          const vmrp_disk_info **latest, const vmrp_disk_info **included);
 /* Put every stored block of the collection into t (for deduplication). */
 int reader_collect_blocks(vmrp_reader *r, blocktab *t);
 int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *torn_bytes);

@@ -298,7 +298,40 @@ static int run_batch(batch *b, int fd, uint64_t first, uint64_t last)
 }
 
 /* Read every data range of the disk, batch by batch. */
-static int read_disk(disk_job *j, int fd)
+/* Previous entries before block `upto` that lie outside the ranges being
+ * read: unchanged by promise of the caller, so no entry. */
+static void skip_unread(disk_job *j, uint64_t upto)
+{
+    while (j->iprev < j->nprev && j->prev[j->iprev].block < upto)
+        j->iprev++;
+}
+
+/* Read the data ranges of blocks [from, to), batch by batch. Holes in the
+ * window are zero now, so earlier data there gets a zero entry. */
+static int read_window(batch *b, int fd, uint64_t from, uint64_t to)
+{
+    disk_job *j = b->j;
+    const uint64_t bs = j->w->block_size, size = j->d->size;
+    const uint64_t end = to * bs < size ? to * bs : size;
+    int rc = VMRP_OK;
+    uint64_t next_block = from, ds, de;
+    while (rc == VMRP_OK && next_block < to &&
+           io_next_data(fd, next_block * bs, end, &ds, &de) == 0) {
+        uint64_t first = ds / bs, last = de / bs + (de % bs != 0);
+        if (first < next_block)
+            first = next_block;
+        if (last > to)
+            last = to;
+        for (uint64_t at = first; rc == VMRP_OK && at < last; at += b->cap)
+            rc = run_batch(b, fd, at, last - at < b->cap ? last : at + b->cap);
+        next_block = last;
+    }
+    return rc == VMRP_OK ? zero_skipped(j, to) : rc;
+}
+
+/* Read the disk: everything, or only the given windows of blocks (sorted,
+ * disjoint) when the caller knows what changed. */
+static int read_disk(disk_job *j, int fd, const uint64_t (*windows)[2], size_t nwindows)
 {
     vmrp_writer *w = j->w;
     const uint64_t bs = w->block_size, size = j->d->size;
@@ -314,25 +347,82 @@ static int read_disk(disk_job *j, int fd)
     int rc = VMRP_OK;
     if (!b.slots || !b.data || !b.recs)
         rc = writer_fail(w, VMRP_E_NOMEM, "out of memory");
-    uint64_t next_block = 0, ds, de;
-    while (rc == VMRP_OK && next_block < nblocks &&
-           io_next_data(fd, next_block * bs, size, &ds, &de) == 0) {
-        uint64_t first = ds / bs, last = de / bs + (de % bs != 0);
-        if (first < next_block)
-            first = next_block;
-        for (uint64_t at = first; rc == VMRP_OK && at < last; at += b.cap)
-            rc = run_batch(&b, fd, at, last - at < b.cap ? last : at + b.cap);
-        next_block = last;
+    if (!windows) {
+        if (rc == VMRP_OK)
+            rc = read_window(&b, fd, 0, nblocks);
+    } else {
+        for (size_t i = 0; rc == VMRP_OK && i < nwindows; i++) {
+            uint64_t from = windows[i][0], to = windows[i][1] < nblocks ? windows[i][1] : nblocks;
+            if (from >= to)
+                continue;
+            skip_unread(j, from);
+            rc = read_window(&b, fd, from, to);
+        }
+        if (rc == VMRP_OK)
+            skip_unread(j, nblocks);
     }
-    if (rc == VMRP_OK)
-        rc = zero_skipped(j, nblocks);
     free(b.slots);
     free(b.data);
     free(b.recs);
     return rc;
 }
 
+/* Block windows from byte ranges: rounded out to whole blocks, the area
+ * beyond the previous point's size added (new blocks are always read),
+ * sorted and merged. */
+static int ranges_to_windows(vmrp_writer *w, const vmrp_extent *ranges, size_t n,
+                             uint64_t prev_size, uint64_t size, uint64_t (**out)[2], size_t *count)
+{
+    const uint64_t bs = w->block_size;
+    uint64_t (*win)[2] = malloc((n + 1) * sizeof *win);
+    if (!win)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ranges[i].length == 0 || ranges[i].offset >= size)
+            continue;
+        uint64_t end = size - ranges[i].offset < ranges[i].length ? size : ranges[i].offset + ranges[i].length;
+        win[m][0] = ranges[i].offset / bs;
+        win[m][1] = end / bs + (end % bs != 0);
+        m++;
+    }
+    if (size > prev_size) {
+        win[m][0] = prev_size / bs; /* a partial last block may have grown */
+        win[m][1] = size / bs + (size % bs != 0);
+        m++;
+    }
+    /* insertion sort: range lists are short and usually sorted already */
+    for (size_t i = 1; i < m; i++)
+        for (size_t k = i; k > 0 && win[k - 1][0] > win[k][0]; k--) {
+            uint64_t t0 = win[k][0], t1 = win[k][1];
+            win[k][0] = win[k - 1][0];
+            win[k][1] = win[k - 1][1];
+            win[k - 1][0] = t0;
+            win[k - 1][1] = t1;
+        }
+    size_t merged = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (merged > 0 && win[i][0] <= win[merged - 1][1]) {
+            if (win[i][1] > win[merged - 1][1])
+                win[merged - 1][1] = win[i][1];
+        } else {
+            win[merged][0] = win[i][0];
+            win[merged][1] = win[i][1];
+            merged++;
+        }
+    }
+    *out = win;
+    *count = merged;
+    return VMRP_OK;
+}
+
 int vmrp_writer_add_disk(vmrp_writer *w, const char *name, int fd, const char *label)
+{
+    return vmrp_writer_add_disk_ranges(w, name, fd, label, NULL, 0);
+}
+
+int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const char *label,
+                                const vmrp_extent *changed, size_t nchanged)
 {
     int rc = writer_ready(w);
     if (rc)
@@ -356,10 +446,10 @@ int vmrp_writer_add_disk(vmrp_writer *w, const char *name, int fd, const char *l
     d->sector_size = sector;
 
     disk_job j = {w, d, label, NULL, 0, 0, NULL, 0};
-    const vmrp_disk_info *latest = NULL;
+    const vmrp_disk_info *latest = NULL, *included = NULL;
     map_entry *prev = NULL;
     if (w->prev) {
-        rc = reader_resolve_latest(w->prev, name, &prev, &j.nprev, &latest);
+        rc = reader_resolve_latest(w->prev, name, &prev, &j.nprev, &latest, &included);
         if (rc)
             return writer_fail(w, rc, "%s", vmrp_reader_error_string(w->prev));
     }
@@ -374,7 +464,19 @@ int vmrp_writer_add_disk(vmrp_writer *w, const char *name, int fd, const char *l
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     }
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint: readahead */
-    rc = read_disk(&j, fd);
+    /* Changed ranges narrow an incremental read; with no previous image of
+     * this disk every block is new, and the whole disk is read. */
+    uint64_t (*windows)[2] = NULL;
+    size_t nwindows = 0;
+    if (changed && included &&
+        (rc = ranges_to_windows(w, changed, nchanged, included->size_bytes, size, &windows,
+                                &nwindows)) != 0) {
+        free(j.map);
+        free(prev);
+        return rc;
+    }
+    rc = read_disk(&j, fd, windows, nwindows);
+    free(windows);
     if (rc == VMRP_OK)
         rc = flush_map(&j);
     free(j.map);

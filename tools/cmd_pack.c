@@ -35,6 +35,9 @@ const char pack_usage[] =
     "  --sign SECRET_KEY       sign the commit with an Ed25519 key (minisign format)\n"
     "  --minisig               also write ARCHIVE.minisig, which 'minisign -V' checks\n"
     "  --threads N             threads that hash and compress (default: one per core)\n"
+    "  --changed-ranges NAME=FILE  read only these byte ranges of disk NAME (lines\n"
+    "                          \"OFFSET LENGTH\", e.g. from a dirty bitmap via nbdinfo\n"
+    "                          --map); trusted: changes outside them are not seen\n"
     "  --json                  print a JSON summary of the new point\n"
     "  --quiet                 no progress on stderr\n";
 
@@ -42,6 +45,62 @@ typedef struct {
     const char *name;
     const char *path;
 } disk_arg;
+
+typedef struct {
+    const char *disk;
+    const char *file;
+} ranges_arg;
+
+/* "OFFSET LENGTH [anything]" per line; '#' starts a comment. Numbers are
+ * decimal or 0x-hex, as nbdinfo --map and most tools print them. */
+static int load_ranges(const char *path, vmrp_extent **out, size_t *count, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    *out = NULL;
+    *count = 0;
+    if (cli_read_file(path, 256u << 20, &text, &len, err, errlen))
+        return -1;
+    size_t cap = 64, n = 0, lineno = 0;
+    vmrp_extent *v = malloc(cap * sizeof *v);
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); v && line; line = strtok_r(NULL, "\n", &save)) {
+        lineno++;
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line == '#' || *line == '\0' || *line == '\r')
+            continue;
+        char *end1, *end2;
+        errno = 0;
+        unsigned long long off = strtoull(line, &end1, 0);
+        unsigned long long length = strtoull(end1, &end2, 0);
+        if (errno || end1 == line || end2 == end1 || *line == '-' ||
+            (*end2 && *end2 != ' ' && *end2 != '\t' && *end2 != '\r')) {
+            snprintf(err, errlen, "%s: line %zu is not \"OFFSET LENGTH\"", path, lineno);
+            free(v);
+            free(text);
+            return -1;
+        }
+        if (n == cap) {
+            vmrp_extent *bigger = realloc(v, 2 * cap * sizeof *v);
+            if (!bigger)
+                break;
+            v = bigger;
+            cap *= 2;
+        }
+        v[n].offset = off;
+        v[n].length = length;
+        n++;
+    }
+    free(text);
+    if (!v) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *out = v;
+    *count = n;
+    return 0;
+}
 
 static int parse_codec(const char *s, int *codec, int *level)
 {
@@ -137,9 +196,11 @@ int cmd_pack(int argc, char **argv)
         {"max-points", required_argument, 0, 'm'},  {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"sign", required_argument, 0, 'S'},        {"minisig", no_argument, 0, 'M'},
-        {"threads", required_argument, 0, 'T'},
+        {"threads", required_argument, 0, 'T'},     {"changed-ranges", required_argument, 0, 'R'},
         {0, 0, 0, 0}};
     disk_arg disks[256];
+    ranges_arg ranges[256];
+    size_t nranges = 0;
     const char *excluded[256];
     const char *config_files[1024];
     size_t ndisks = 0, nexcluded = 0, nconfig_files = 0;
@@ -217,6 +278,17 @@ int cmd_pack(int argc, char **argv)
         case 'S':
             sign = optarg;
             break;
+        case 'R': {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1])
+                return cli_usage_error("pack", "--changed-ranges takes NAME=FILE, not '%s'", optarg);
+            if (nranges == 256)
+                return cli_usage_error("pack", "at most 256 --changed-ranges");
+            *eq = '\0';
+            ranges[nranges].disk = optarg;
+            ranges[nranges++].file = eq + 1;
+            break;
+        }
         case 'T': {
             char *end = NULL;
             long v = strtol(optarg, &end, 10);
@@ -250,6 +322,14 @@ int cmd_pack(int argc, char **argv)
             if (strcmp(excluded[k], excluded[i]) == 0)
                 return cli_usage_error("pack", "--exclude-disk %s is given twice", excluded[i]);
     }
+    for (size_t i = 0; i < nranges; i++) {
+        size_t k = 0;
+        while (k < ndisks && strcmp(disks[k].name, ranges[i].disk) != 0)
+            k++;
+        if (k == ndisks)
+            return cli_usage_error("pack", "--changed-ranges names disk '%s', which no --disk gives",
+                                   ranges[i].disk);
+    }
     int stream = strcmp(archive, "-") == 0;
     if (minisig && !sign)
         return cli_usage_error("pack", "--minisig needs --sign SECRET_KEY");
@@ -270,6 +350,8 @@ int cmd_pack(int argc, char **argv)
     config_set files = {0};
     char err[512];
     vmrp_key *key = NULL;
+    vmrp_extent *rext[256] = {0};
+    size_t rn[256] = {0};
     if (sign && (status = cli_load_secret_key("pack", sign, &key)) != EXIT_OK)
         goto out;
     for (; opened < ndisks; opened++) {
@@ -316,6 +398,16 @@ int cmd_pack(int argc, char **argv)
             status = EXIT_RUNTIME;
             goto out;
         }
+    for (size_t k = 0; k < nranges; k++)
+        for (size_t i = 0; i < ndisks; i++)
+            if (strcmp(ranges[k].disk, disks[i].name) == 0) {
+                free(rext[i]);
+                if (load_ranges(ranges[k].file, &rext[i], &rn[i], err, sizeof err)) {
+                    cli_error("pack", "--changed-ranges %s", err);
+                    status = EXIT_RUNTIME;
+                    goto out;
+                }
+            }
 
     vmrp_writer *w = vmrp_writer_new();
     if (!w) {
@@ -346,7 +438,9 @@ int cmd_pack(int argc, char **argv)
                                          files.items[i].data, files.items[i].size);
     for (size_t i = 0; rc == VMRP_OK && i < ndisks; i++)
         if (fds[i] >= 0)
-            rc = vmrp_writer_add_disk(w, disks[i].name, fds[i], disks[i].path);
+            rc = rext[i] ? vmrp_writer_add_disk_ranges(w, disks[i].name, fds[i], disks[i].path,
+                                                       rext[i], rn[i])
+                         : vmrp_writer_add_disk(w, disks[i].name, fds[i], disks[i].path);
     for (size_t i = 0; rc == VMRP_OK && i < nexcluded; i++)
         rc = vmrp_writer_exclude_disk(w, excluded[i]);
     if (rc == VMRP_OK)
@@ -379,5 +473,7 @@ out:
     free(meta);
     config_set_free(&files);
     vmrp_key_free(key);
+    for (size_t i = 0; i < ndisks; i++)
+        free(rext[i]);
     return status;
 }
