@@ -8,6 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "vmrp_private.h"
 
@@ -67,6 +68,12 @@ static void *worker_main(void *arg)
             pthread_cond_signal(&p->done);
         pthread_mutex_unlock(&p->lock);
     }
+}
+
+unsigned pool_default_threads(void)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    return online > 0 && online <= 256 ? (unsigned)online : 1;
 }
 
 pool *pool_new(unsigned threads)

@@ -253,8 +253,7 @@ int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
     const uint32_t bs = r->coll.block_size;
     const uint64_t size = disk_of(r, index, disk_name)->size_bytes;
     const size_t cap = RBATCH_BYTES / bs ? RBATCH_BYTES / bs : 1;
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    pool *workers = pool_new(online > 0 && online <= 256 ? (unsigned)online : 1);
+    pool *workers = pool_new(pool_default_threads());
     rbatch b = {r, calloc(cap, sizeof(rslot)), malloc(cap * (RH_SIZE + (size_t)bs)),
                 malloc(cap * (size_t)bs), NULL, bs};
     if (workers)

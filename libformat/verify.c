@@ -420,9 +420,8 @@ static int check_commit(vstate *v, uint64_t off, const unsigned char rec[CM_RECO
 
 static int batch_init(vbatch *vb, uint32_t block_size)
 {
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
     vb->block_size = block_size;
-    vb->workers = pool_new(online > 0 && online <= 256 ? (unsigned)online : 1);
+    vb->workers = pool_new(pool_default_threads());
     if (!vb->workers)
         return VMRP_E_NOMEM;
     unsigned n = pool_size(vb->workers);

@@ -98,6 +98,7 @@ typedef struct pool pool;
 /* fn(ctx, index, worker): worker is 0..pool_size()-1, for per-thread state. */
 typedef void (*pool_fn)(void *ctx, size_t index, unsigned worker);
 pool *pool_new(unsigned threads);
+unsigned pool_default_threads(void); /* one per online processor */
 unsigned pool_size(const pool *p);
 void pool_for(pool *p, size_t n, pool_fn fn, void *ctx);
 void pool_free(pool *p);

@@ -207,9 +207,7 @@ static int writer_setup(vmrp_writer *w, const char *label, const vmrp_writer_opt
         return rc;
     w->label = strdup(label);
     w->codec = codec_new();
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = o->threads ? o->threads : (online > 0 && online <= 256 ? (unsigned)online : 1);
-    w->workers = pool_new(threads);
+    w->workers = pool_new(o->threads ? o->threads : pool_default_threads());
     w->worker_codecs = w->workers ? calloc(pool_size(w->workers), sizeof *w->worker_codecs) : NULL;
     for (unsigned i = 0; w->worker_codecs && i < pool_size(w->workers); i++)
         if (!(w->worker_codecs[i] = codec_new()))
