@@ -303,9 +303,19 @@ int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
                              (unsigned long long)e->record, b.s[i].problem);
                 break;
             }
-            uint64_t off = e->block * bs;
-            size_t len = (size - off < bs) ? (size_t)(size - off) : bs;
-            rc = sink(ctx, off, b.out + i * (size_t)bs, len);
+        }
+        /* Runs of consecutive blocks lie back to back in b.out: one sink
+         * call (one write) per run, not per block. */
+        for (size_t i = 0; i < count && rc == VMRP_OK;) {
+            size_t j = i + 1;
+            while (j < count && v[first + j].block == v[first + j - 1].block + 1)
+                j++;
+            uint64_t off = v[first + i].block * bs;
+            uint64_t end = (v[first + j - 1].block + 1) * bs;
+            if (end > size)
+                end = size;
+            rc = sink(ctx, off, b.out + i * (size_t)bs, (size_t)(end - off));
+            i = j;
         }
         if (rc == VMRP_OK && r->progress)
             r->progress(r->progress_ctx, (first + count) * (uint64_t)bs, (uint64_t)n * bs);

@@ -584,9 +584,9 @@ VMRP_API const vmrp_point_info *vmrp_reader_point(const vmrp_reader *r, uint32_t
 VMRP_API int vmrp_reader_find_point(vmrp_reader *r, const char *spec, uint32_t *index);
 
 /**
- * Receives the data of a disk, in increasing offset order.
- * Called only for blocks that are not all zero; the last block of a disk is
- * cut at the disk size. Return 0 to go on, or a negative ::vmrp_error to
+ * Receives the data of a disk, in increasing offset order: one call per
+ * run of consecutive blocks that are not all zero (a run may span many
+ * blocks); data at the end of the disk is cut at the disk size. Return 0 to go on, or a negative ::vmrp_error to
  * stop (it is passed back to the caller).
  */
 typedef int (*vmrp_block_sink)(void *ctx, uint64_t offset, const void *data, size_t size);
