@@ -33,8 +33,10 @@
 #   BENCH_PEERS   which peers to run      (default: "tar qemu borg restic")
 #   BENCH_SCALING 0 to skip the 1 TiB sparse disk run (default 1)
 #   BENCH_INSTALL 0 to never apt-get a missing peer (default 1)
+#   BENCH_VMRP_PACK_ARGS  extra options for every vmrp pack, e.g. "--threads 1"
 #   TMPDIR        parent of the work directory (default /tmp)
 #   KEEP=1        keep the work directory instead of removing it
+# shellcheck disable=SC2086,SC2016 # options are split on purpose; sh -c scripts expand later
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,6 +47,7 @@ BENCH_SCALE=${BENCH_SCALE:-full}
 BENCH_PEERS=${BENCH_PEERS:-tar qemu borg restic}
 BENCH_SCALING=${BENCH_SCALING:-1}
 BENCH_INSTALL=${BENCH_INSTALL:-1}
+BENCH_VMRP_PACK_ARGS=${BENCH_VMRP_PACK_ARGS:-}
 KEEP=${KEEP:-0}
 export LC_ALL=C
 
@@ -165,6 +168,9 @@ same() {
 
 # ---- 1. the VM: a root disk with ext4 made from a tree of this machine ----
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+# read-only: no index refresh is written
+git -C "$top" --no-optional-locks diff --quiet HEAD -- libformat tools 2>/dev/null ||
+    commit="$commit + uncommitted changes in libformat/ or tools/"
 note "scale $BENCH_SCALE, commit $commit: building the VM disks in $work"
 tree_budget=$((TREE_MB * 1048576))
 # Half of the budget from each directory: files in sorted path order, each one
@@ -229,7 +235,7 @@ data_alloc=$(bytes_alloc "$DATA")
 VMRP_ARCHIVE=$work/bench01.vmrp
 step vmrp "pack full" full grow "$VMRP_ARCHIVE" \
     "$VMRP" pack "$VMRP_ARCHIVE" --disk root="$ROOT" --disk data="$DATA" \
-    --config vm.json --config-file config/domain.xml --name before --quiet --json
+    --config vm.json --config-file config/domain.xml --name before --quiet --json $BENCH_VMRP_PACK_ARGS
 cp step.out pack1.json
 if has tar; then
     step tar+zstd "pack full" full grow "$work/full.tar.zst" \
@@ -299,7 +305,8 @@ data_alloc2=$(bytes_alloc "$DATA")
 
 # ---- 3b. incremental packs after the mutation ----
 step vmrp "pack incremental" incr grow "$VMRP_ARCHIVE" \
-    "$VMRP" pack "$VMRP_ARCHIVE" --disk root="$ROOT" --disk data="$DATA" --name after --quiet --json
+    "$VMRP" pack "$VMRP_ARCHIVE" --disk root="$ROOT" --disk data="$DATA" --name after --quiet --json \
+    $BENCH_VMRP_PACK_ARGS
 cp step.out pack2.json
 if has tar; then
     step tar+zstd "pack again (full)" incr grow "$work/incr.tar.zst" \
@@ -398,7 +405,7 @@ if [ "$BENCH_SCALING" = 1 ]; then
     done
     ROWS_MAIN=$ROWS
     ROWS=$SC_ROWS
-    step vmrp "pack 1 TiB" - grow big.vmrp "$VMRP" pack big.vmrp --disk big=big.img --quiet
+    step vmrp "pack 1 TiB" - grow big.vmrp "$VMRP" pack big.vmrp --disk big=big.img --quiet $BENCH_VMRP_PACK_ARGS
     step vmrp "verify 1 TiB" - none - "$VMRP" verify big.vmrp
     step vmrp "restore 1 TiB" - alloc out/big.img "$VMRP" restore big.vmrp --disk big --output out/big.img
     ROWS=$ROWS_MAIN
@@ -437,7 +444,8 @@ echo "  data disk  $((128 * F)) MiB virtual, $(mib "$data_alloc") MiB allocated"
     "(random, text, zeros, a duplicated range)"
 echo "  mutation   root $(mib "$root_mut") MiB (in-place file blocks + a new file)," \
     "data $(mib "$data_mut") MiB; allocated after: root $(mib "$root_alloc2") MiB, data $(mib "$data_alloc2") MiB"
-echo "  vmrp       block 64 KiB, zstd:3 (defaults); bytesRead full $(sed -n 's/.*"bytesRead":\([0-9]*\).*/\1/p' pack1.json)," \
+echo "  vmrp       block 64 KiB, zstd:3, threads one per core (defaults)${BENCH_VMRP_PACK_ARGS:+, pack $BENCH_VMRP_PACK_ARGS}"
+echo "             bytesRead full $(sed -n 's/.*"bytesRead":\([0-9]*\).*/\1/p' pack1.json)," \
     "incremental $(sed -n 's/.*"bytesRead":\([0-9]*\).*/\1/p' pack2.json)"
 echo
 awk -F'|' '
