@@ -310,6 +310,15 @@ static void assert_zero_range(vmrp_reader *r, uint32_t k, const char *disk, uint
     free(img);
 }
 
+/* The archive opens and holds exactly `points` committed points. */
+static void expect_points(const char *archive, uint32_t points)
+{
+    vmrp_reader *r = vmrp_reader_new();
+    ck_assert_int_eq(vmrp_reader_open(r, archive), VMRP_OK);
+    ck_assert_uint_eq(vmrp_reader_point_count(r), points);
+    vmrp_reader_free(r);
+}
+
 START_TEST(test_points_resolve_to_what_was_packed)
 {
     char *dir = ut_tmpdir();
@@ -699,10 +708,7 @@ START_TEST(test_free_without_commit_existing)
     free(before);
     /* The lock is gone: a new writer appends normally. */
     pack_named(dir, archive, "second", NULL);
-    vmrp_reader *r = vmrp_reader_new();
-    ck_assert_int_eq(vmrp_reader_open(r, archive), VMRP_OK);
-    ck_assert_uint_eq(vmrp_reader_point_count(r), 2);
-    vmrp_reader_free(r);
+    expect_points(archive, 2);
     ut_rmtree(dir);
 }
 END_TEST
@@ -744,10 +750,7 @@ START_TEST(test_free_without_commit_empty_file)
     free(after);
     /* It can still be packed into. */
     pack_named(dir, archive, "first", NULL);
-    vmrp_reader *r = vmrp_reader_new();
-    ck_assert_int_eq(vmrp_reader_open(r, archive), VMRP_OK);
-    ck_assert_uint_eq(vmrp_reader_point_count(r), 1);
-    vmrp_reader_free(r);
+    expect_points(archive, 1);
     ut_rmtree(dir);
     ck_assert_msg(len == 0, "an empty file is %zu bytes after a writer that did not commit", len);
 }
@@ -878,10 +881,7 @@ START_TEST(test_duplicate_point_name)
     ck_assert_int_eq(vmrp_writer_commit(w), VMRP_E_EXISTS);
     ck_assert_int_eq(vmrp_writer_set_point(w, "gamma", 0), VMRP_OK);
     vmrp_writer_free(w);
-    vmrp_reader *r = vmrp_reader_new();
-    ck_assert_int_eq(vmrp_reader_open(r, archive), VMRP_OK);
-    ck_assert_uint_eq(vmrp_reader_point_count(r), 2);
-    vmrp_reader_free(r);
+    expect_points(archive, 2);
     ut_rmtree(dir);
 }
 END_TEST
