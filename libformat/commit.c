@@ -30,9 +30,7 @@ int header_parse(const unsigned char in[FH_SIZE], vmrp_collection_info *info, co
     }
     uint64_t incompat = le64_load(in + FH_OFF_INCOMPAT);
     if (incompat & ~FEATURE_INCOMPAT_KNOWN) {
-        *why = (incompat & FEATURE_INCOMPAT_ENCRYPTED)
-                   ? "archive is encrypted; this vmrp cannot read encrypted archives"
-                   : "archive uses a must-understand feature this vmrp does not know";
+        *why = "archive uses a must-understand feature this vmrp does not know";
         return VMRP_E_VERSION;
     }
     uint32_t bs = le32_load(in + FH_OFF_BLOCK_SIZE);
@@ -56,16 +54,24 @@ int header_parse(const unsigned char in[FH_SIZE], vmrp_collection_info *info, co
     info->block_size = bs;
     info->max_points = maxp;
     info->time_created_us = (int64_t)le64_load(in + FH_OFF_TIME_CREATED);
+    info->encrypted = (incompat & FEATURE_INCOMPAT_ENCRYPTED) != 0;
     return VMRP_OK;
 }
 
 void header_encode(unsigned char out[FH_SIZE], const unsigned char collection_id[ID_SIZE],
                    uint32_t block_size, uint32_t max_points, int64_t time_us)
 {
+    header_encode_ex(out, collection_id, block_size, max_points, time_us, 0);
+}
+
+void header_encode_ex(unsigned char out[FH_SIZE], const unsigned char collection_id[ID_SIZE],
+                      uint32_t block_size, uint32_t max_points, int64_t time_us, uint64_t incompat)
+{
     memset(out, 0, FH_SIZE);
     memcpy(out + FH_OFF_MAGIC, FH_MAGIC, FH_MAGIC_SIZE);
     le16_store(out + FH_OFF_MAJOR, FORMAT_MAJOR);
-    le16_store(out + FH_OFF_MINOR, FORMAT_MINOR);
+    le16_store(out + FH_OFF_MINOR, incompat ? FORMAT_MINOR : FORMAT_MINOR_PLAIN);
+    le64_store(out + FH_OFF_INCOMPAT, incompat);
     le32_store(out + FH_OFF_HEADER_SIZE, FH_SIZE);
     memcpy(out + FH_OFF_COLLECTION_ID, collection_id, ID_SIZE);
     le32_store(out + FH_OFF_BLOCK_SIZE, block_size);
@@ -131,7 +137,7 @@ int commit_decode_ex(const unsigned char rec[CM_RECORD_SIZE], uint64_t at, int s
                      commit_info *c, const char **why)
 {
     record_header h;
-    if (record_header_decode_ex(rec, BLOCK_SIZE_MIN, strict, &h, why) != VMRP_OK)
+    if (record_header_decode_ex(rec, BLOCK_SIZE_MIN, strict, 0, &h, why) != VMRP_OK)
         return VMRP_E_CORRUPT;
     if (h.type != REC_COMMIT) {
         *why = "record is not a commit";

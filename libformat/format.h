@@ -29,12 +29,14 @@
 #define FH_OFF_HEADER_HASH 96
 
 #define FORMAT_MAJOR 1u
-#define FORMAT_MINOR 1u /* 1.1: signed commits */
+#define FORMAT_MINOR 2u /* 1.1: signed commits; 1.2: encryption */
+/* Unencrypted collections use nothing of 1.2: writers keep writing 1. */
+#define FORMAT_MINOR_PLAIN 1u
 
 /* Incompat (must-understand) feature bits. */
 #define FEATURE_INCOMPAT_ENCRYPTED (1ull << 0)
-#define FEATURE_INCOMPAT_KNOWN 0ull /* this reader implements none yet */
-/* Compat (may-ignore) feature bits: none defined in 1.0 or 1.1. */
+#define FEATURE_INCOMPAT_KNOWN FEATURE_INCOMPAT_ENCRYPTED
+/* Compat (may-ignore) feature bits: none defined up to 1.2. */
 
 /* ---- Record header (16 bytes before every record payload) ---- */
 #define RH_SIZE 16u
@@ -54,14 +56,51 @@ enum record_type {
     REC_POINT = 4,
     REC_INDEX = 5,
     REC_COMMIT = 6,
-    REC_KEYS = 7 /* reserved for key slots of encrypted collections */
+    REC_KEYS = 7 /* key slots and segment keys of encrypted collections */
 };
 
 enum record_codec { CODEC_NONE = 0, CODEC_ZSTD = 1, CODEC_ZLIB = 2 };
 
 #define RECORD_FLAG_ENCRYPTED 0x01u
-/* Overhead of an encrypted payload: 24-byte nonce + 16-byte tag. */
+/* An encrypted payload: 24-byte nonce || ciphertext || 16-byte tag. */
+#define RECORD_NONCE_SIZE 24u
+#define RECORD_TAG_SIZE 16u
 #define RECORD_CRYPTO_OVERHEAD 40u
+#define RECORD_AD_SIZE 40u /* Collection_Id || Record_Offset || Record_Header */
+
+/* ---- KEYS payload (encrypted collections; first record of each segment) ---- */
+#define KEY_SIZE 32u /* X25519 keys, Data_Key, Id_Key, Collection secret */
+#define KY_FIXED_SIZE 64u
+#define KY_OFF_PUBLIC 0
+#define KY_OFF_SLOT_COUNT 32
+#define KY_OFF_RESERVED 36
+#define KY_OFF_SEGMENT_BOX 64
+#define KY_SEGMENT_PLAIN_SIZE 88u /* Data_Key || Id_Key || Collection_Id || Segment_Offset */
+#define KY_SEGMENT_BOX_SIZE (KY_SEGMENT_PLAIN_SIZE + 48u) /* + crypto_box_SEALBYTES */
+#define KY_SLOTS_OFFSET (KY_OFF_SEGMENT_BOX + KY_SEGMENT_BOX_SIZE) /* 200 */
+#define KY_SLOT_SIZE 128u
+#define KY_SLOTS_MAX 64u
+#define KY_RAW_MAX (KY_SLOTS_OFFSET + KY_SLOT_SIZE * KY_SLOTS_MAX)
+#define SLOT_OFF_TYPE 0
+#define SLOT_OFF_RESERVED 1
+#define SLOT_PASSPHRASE 1u
+#define SLOT_RECIPIENT 2u
+#define SLOT_OFF_OPSLIMIT 8
+#define SLOT_OFF_MEMLIMIT 16
+#define SLOT_OFF_SALT 24
+#define SLOT_OFF_NONCE 40
+#define SLOT_OFF_WRAPPED 64  /* 32 + 16-byte tag */
+#define SLOT_OFF_PASS_RESERVED 112
+#define SLOT_PASS_AD_PARAMS 40u /* slot bytes 0..39 are associated data */
+#define SLOT_OFF_KEY_ID 8
+#define SLOT_OFF_RECIPIENT 16
+#define SLOT_OFF_SEALED 48   /* 32 + crypto_box_SEALBYTES */
+#define KDF_OPSLIMIT_MIN 1u
+#define KDF_OPSLIMIT_MAX 10u
+#define KDF_MEMLIMIT_MIN 8192u
+#define KDF_MEMLIMIT_MAX (1ull << 30)
+#define KDF_OPSLIMIT_DEFAULT 2u
+#define KDF_MEMLIMIT_DEFAULT (64ull << 20)
 
 /* ---- Limits (spec section "Limits") ---- */
 #define BLOCK_SIZE_MIN 4096u
@@ -146,6 +185,7 @@ enum record_codec { CODEC_NONE = 0, CODEC_ZSTD = 1, CODEC_ZLIB = 2 };
 #define PD_OFF_NAME_SIZE 52
 #define PD_OFF_RESERVED 56
 #define DISK_FLAG_EXCLUDED 0x1u
+#define DISK_FLAG_FULL 0x2u /* encrypted collections: the map is complete */
 
 #define PF_FIXED_SIZE 56u
 #define PF_OFF_MODE 0

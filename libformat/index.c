@@ -46,7 +46,8 @@ int index_parse_ex(const unsigned char *p, size_t len, const commit_info *c, int
             free(refs);
             return VMRP_E_CORRUPT;
         }
-        if (r->type < REC_BLOCK || r->type > REC_POINT) {
+        /* (KEYS records belong to encrypted collections: readers check) */
+        if ((r->type < REC_BLOCK || r->type > REC_POINT) && r->type != REC_KEYS) {
             *why = "index lists a record of a type a segment cannot hold";
             free(refs);
             return VMRP_E_CORRUPT;

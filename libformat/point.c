@@ -132,9 +132,12 @@ int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *m
         di->stored_bytes = le64_load(d + PD_OFF_STORED);
         uint32_t nmaps = le32_load(d + PD_OFF_MAP_COUNT);
         uint32_t dname_size = le32_load(d + PD_OFF_NAME_SIZE);
-        if (strict && (flags & ~DISK_FLAG_EXCLUDED))
+        if (strict && (flags & ~(DISK_FLAG_EXCLUDED | DISK_FLAG_FULL)))
             FAIL("unknown Disk_Flags bits");
         di->excluded = (flags & DISK_FLAG_EXCLUDED) != 0;
+        di->full = (flags & DISK_FLAG_FULL) != 0; /* encrypted collections only: callers check */
+        if (di->excluded && di->full)
+            FAIL("a disk is both EXCLUDED and FULL");
         if (strict && !is_zero(d + PD_OFF_RESERVED, 8))
             FAIL("reserved bytes of a disk entry are not zero");
         if (di->size_bytes > DISK_SIZE_MAX)

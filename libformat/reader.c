@@ -38,6 +38,10 @@ static void reader_reset(vmrp_reader *r)
     r->label = NULL;
     codec_free(r->codec);
     r->codec = NULL;
+    crypt_free(r->crypt);
+    r->crypt = NULL;
+    free(r->keys_first);
+    r->keys_first = NULL;
 }
 
 void vmrp_reader_free(vmrp_reader *r)
@@ -61,6 +65,27 @@ int vmrp_reader_error(const vmrp_reader *r)
 void vmrp_reader_set_public_key(vmrp_reader *r, const vmrp_key *key)
 {
     r->pubkey = key;
+}
+
+void vmrp_reader_set_decryption(vmrp_reader *r, const vmrp_key *identity,
+                                vmrp_passphrase_fn ask, void *ctx)
+{
+    r->identity = identity;
+    r->ask = ask;
+    r->ask_ctx = ctx;
+}
+
+int vmrp_reader_key_slot(const vmrp_reader *r, uint32_t i, vmrp_key_slot_info *out)
+{
+    if (!r->keys_first || i >= r->coll.key_slot_count)
+        return VMRP_E_NOT_FOUND;
+    keys_slot_info(r->keys_first, i, out);
+    return VMRP_OK;
+}
+
+const unsigned char *reader_id_key(const vmrp_reader *r, uint32_t k)
+{
+    return r->crypt && k < r->crypt->nsegs ? r->crypt->segs[k].id_key : NULL;
 }
 
 void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx)
@@ -100,7 +125,8 @@ int vmrp_reader_find_point(vmrp_reader *r, const char *spec, uint32_t *index)
             return VMRP_OK;
         }
     } else {
-        for (uint32_t i = 0; i < r->npoints; i++)
+        /* newest first: an encrypted collection may repeat a name */
+        for (uint32_t i = r->npoints; i-- > 0;)
             if (strcmp(r->points[i].info.name, spec) == 0) {
                 *index = i;
                 return VMRP_OK;
@@ -146,17 +172,17 @@ int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_typ
     int rc = io_pread_full(r->fd, scratch, ref->size, ref->offset);
     if (rc)
         return io_fail(r, rc, ref->offset);
-    const char *why = record_check_decode(r->codec, ref, scratch, want_type, r->coll.block_size,
-                                          r->strict, out, raw_cap);
+    const char *why = record_check_decode(r->codec, r->crypt, ref, scratch, want_type,
+                                          r->coll.block_size, r->strict, out, raw_cap);
     if (why)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what, off,
                        why);
     return VMRP_OK;
 }
 
-const char *record_check_decode(codec_ctx *codec, const rec_ref *ref, const unsigned char *bytes,
-                                uint8_t want_type, uint32_t block_size, int strict,
-                                unsigned char *out, size_t raw_cap)
+const char *record_check_decode(codec_ctx *codec, const crypt_keys *ck, const rec_ref *ref,
+                                unsigned char *bytes, uint8_t want_type, uint32_t block_size,
+                                int strict, unsigned char *out, size_t raw_cap)
 {
     unsigned char h[HASH_SIZE];
     hash_buf(h, bytes, ref->size);
@@ -164,13 +190,25 @@ const char *record_check_decode(codec_ctx *codec, const rec_ref *ref, const unsi
         return "does not match its hash in the index (damaged or altered)";
     record_header h2;
     const char *why = NULL;
-    if (record_header_decode_ex(bytes, block_size, strict, &h2, &why) != VMRP_OK)
+    if (record_header_decode_ex(bytes, block_size, strict, ck != NULL, &h2, &why) != VMRP_OK)
         return why;
     if (h2.type != want_type || RH_SIZE + (uint64_t)h2.stored_size != ref->size)
         return "header disagrees with the index";
     if (h2.raw_size != raw_cap)
         return "raw size is not what its type needs";
-    if (codec_decompress(codec, h2.codec, bytes + RH_SIZE, h2.stored_size, out, raw_cap) != 0)
+    const unsigned char *payload = bytes + RH_SIZE;
+    size_t payload_len = h2.stored_size;
+    if (h2.flags & RECORD_FLAG_ENCRYPTED) {
+        if (!ck->unlocked || ref->segment >= ck->nsegs)
+            return "is encrypted and its key is not open";
+        if (crypt_open_record(ck->collection_id, ck->segs[ref->segment].data_key, ref->offset,
+                              bytes, ref->size) != VMRP_OK)
+            return "does not decrypt with its segment's key (altered, moved, or sealed with "
+                   "another key)";
+        payload += RECORD_NONCE_SIZE;
+        payload_len -= RECORD_CRYPTO_OVERHEAD;
+    }
+    if (codec_decompress(codec, h2.codec, payload, payload_len, out, raw_cap) != 0)
         return "does not decompress";
     return NULL;
 }
@@ -190,7 +228,8 @@ int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
     int rc = io_pread_full(r->fd, hdr, RH_SIZE, ref->offset);
     if (rc)
         return io_fail(r, rc, ref->offset);
-    if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, &h, &why) != VMRP_OK)
+    if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, r->coll.encrypted, &h,
+                                &why) != VMRP_OK)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what,
                        (unsigned long long)ref->offset, why);
     /* Nothing is allocated for sizes the index does not vouch for. */
@@ -242,7 +281,7 @@ static int read_commit(vmrp_reader *r, uint64_t at, commit_info *c)
 static int read_index(vmrp_reader *r, const commit_info *c, rec_ref **refs, size_t *n,
                       uint64_t *point_offset)
 {
-    rec_ref ix = {c->index_offset, 0, REC_INDEX, {0}};
+    rec_ref ix = {c->index_offset, 0, 0, REC_INDEX, {0}};
     if (c->index_size > UINT32_MAX)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: index at offset %llu is too large", r->label,
                        (unsigned long long)c->index_offset);
@@ -276,7 +315,8 @@ static int scan_for_head(vmrp_reader *r, uint64_t *head)
         const char *why;
         if (io_pread_full(r->fd, hdr, RH_SIZE, off) != 0)
             break;
-        if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, &h, &why) != VMRP_OK)
+        if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, r->coll.encrypted, &h,
+                                    &why) != VMRP_OK)
             break;
         uint64_t next = off + RH_SIZE + h.stored_size;
         if (next > size)
@@ -325,7 +365,8 @@ static int tail_is_damage(vmrp_reader *r, uint64_t from)
         record_header h;
         const char *why;
         if (io_pread_full(r->fd, hdr, RH_SIZE, off) != 0 ||
-            record_header_decode_ex(hdr, r->coll.block_size, r->strict, &h, &why) != VMRP_OK)
+            record_header_decode_ex(hdr, r->coll.block_size, r->strict, r->coll.encrypted, &h,
+                                    &why) != VMRP_OK)
             return 0;
         if (h.type == REC_COMMIT && off + CM_RECORD_SIZE <= size)
             return 1;
@@ -367,12 +408,18 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
         return err_set(&r->err, VMRP_E_CORRUPT,
                        "%s: point %u: Sequence %u / Parent_Sequence %u do not follow the commit chain",
                        r->label, k + 1, pi->sequence, pi->parent_sequence);
-    for (uint32_t j = 0; j < k; j++)
+    /* A writer without the key of an encrypted collection cannot see its
+     * names, so there they may repeat. */
+    for (uint32_t j = 0; j < k && !r->coll.encrypted; j++)
         if (strcmp(r->points[j].info.name, pi->name) == 0)
             return err_set(&r->err, VMRP_E_CORRUPT, "%s: point %u: name '%s' is also point %u's",
                            r->label, k + 1, pi->name, j + 1);
     for (uint32_t d = 0; d < pi->disk_count; d++) {
         const disk_meta *dm = &pm->disk_meta[d];
+        if (pi->disks[d].full && !r->coll.encrypted)
+            return err_set(&r->err, VMRP_E_CORRUPT,
+                           "%s: point %u, disk %s: FULL flag in an archive without encryption",
+                           r->label, k + 1, pi->disks[d].name);
         for (uint32_t m = 0; m < dm->map_count; m++) {
             const rec_ref *mr = reader_find_record(r, dm->map_offsets[m]);
             if (!mr || mr->type != REC_MAP || mr->offset < segment_offset ||
@@ -382,20 +429,28 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
                                r->label, k + 1, pi->disks[d].name, m,
                                (unsigned long long)dm->map_offsets[m]);
         }
-        /* One disk name, one family, across the whole collection, both
-         * ways: chains are followed by name. */
-        for (uint32_t j = 0; j < k; j++) {
+        /* A Family_Id has one name across the collection, and a name keeps
+         * the family of its newest earlier entry (chains are followed by
+         * name), except that a FULL or EXCLUDED disk may start a new family
+         * (a writer without the key of an encrypted archive sees none). */
+        int name_seen = 0;
+        for (uint32_t j = k; j-- > 0;) {
             const vmrp_point_info *pj = &r->points[j].info;
+            int seen_here = 0;
             for (uint32_t e = 0; e < pj->disk_count; e++) {
                 int same_name = strcmp(pj->disks[e].name, pi->disks[d].name) == 0;
                 int same_family = memcmp(pj->disks[e].family_id, pi->disks[d].family_id, ID_SIZE) == 0;
-                if (same_name != same_family)
+                if ((same_family && !same_name) ||
+                    (same_name && !same_family && !name_seen && !pi->disks[d].full &&
+                     !pi->disks[d].excluded))
                     return err_set(&r->err, VMRP_E_CORRUPT,
                                    "%s: point %u, disk %s: %s point %u's disk %s", r->label, k + 1,
                                    pi->disks[d].name,
                                    same_name ? "Family_Id differs from" : "Family_Id is that of",
                                    j + 1, pj->disks[e].name);
+                seen_here |= same_name;
             }
+            name_seen |= seen_here;
         }
     }
     for (uint32_t f = 0; f < pi->config_file_count; f++) {
@@ -408,6 +463,70 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
                            "%s: point %u, config file %s: offset %llu is not a FILE record",
                            r->label, k + 1, pi->config_files[f].name, (unsigned long long)fo);
     }
+    return VMRP_OK;
+}
+
+/* Every segment of an encrypted collection starts with a KEYS record: the
+ * first holds the key slots, each holds its segment's sealed keys. */
+static int reader_open_keys(vmrp_reader *r, size_t n, const uint64_t *segments)
+{
+    size_t nkeys = 0;
+    for (size_t i = 0; i < r->nrecs; i++)
+        nkeys += r->recs[i].type == REC_KEYS;
+    if (nkeys != n)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %zu key records for %zu points", r->label,
+                       nkeys, n);
+    r->crypt = crypt_new(r->coll.collection_id, n + 1);
+    if (!r->crypt)
+        return err_set(&r->err, VMRP_E_NOMEM, "out of secure memory");
+    for (size_t k = 0; k < n; k++) {
+        char what[64];
+        snprintf(what, sizeof what, "key record of point %zu", k + 1);
+        const rec_ref *ref = reader_find_record(r, segments[k]);
+        if (!ref || ref->type != REC_KEYS)
+            return err_set(&r->err, VMRP_E_CORRUPT, "%s: point %zu: its segment does not start "
+                           "with a key record", r->label, k + 1);
+        unsigned char *raw = NULL;
+        size_t len = 0;
+        const char *why = NULL;
+        int rc = reader_load_record(r, ref, REC_KEYS, &raw, &len, what);
+        if (rc)
+            return rc;
+        if (keys_check(raw, len, k == 0, r->strict, &why) != VMRP_OK) {
+            free(raw);
+            return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s at offset %llu: %s", r->label, what,
+                           (unsigned long long)ref->offset, why);
+        }
+        if (k == 0) {
+            memcpy(r->crypt->collection_pk, raw + KY_OFF_PUBLIC, KEY_SIZE);
+            r->keys_first = raw;
+            r->coll.key_slot_count = le32_load(raw + KY_OFF_SLOT_COUNT);
+            rc = (r->identity || r->ask || !r->keyless_ok)
+                     ? crypt_unlock(&r->err, r->label, raw, r->crypt, r->identity, r->ask,
+                                    r->ask_ctx)
+                     : VMRP_OK;
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (memcmp(raw + KY_OFF_PUBLIC, r->crypt->collection_pk, KEY_SIZE) != 0)
+            rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: %s names another collection key",
+                         r->label, what);
+        if (rc == VMRP_OK && r->crypt->unlocked &&
+            keys_open_segment(raw, r->crypt, segments[k], &r->crypt->segs[k]) != VMRP_OK)
+            rc = err_set(&r->err, VMRP_E_CORRUPT,
+                         "%s: %s: its sealed segment keys do not open with the collection key",
+                         r->label, what);
+        free(raw);
+        if (rc)
+            return rc;
+    }
+    if (r->crypt->unlocked &&
+        keys_open_segment(r->keys_first, r->crypt, segments[0], &r->crypt->segs[0]) != VMRP_OK)
+        return err_set(&r->err, VMRP_E_CORRUPT,
+                       "%s: key record of point 1: its sealed segment keys do not open with the "
+                       "collection key", r->label);
+    r->crypt->nsegs = n;
     return VMRP_OK;
 }
 
@@ -530,6 +649,8 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
         rc = read_index(r, ci, &refs, &nrefs, &point_offsets[k]);
         if (rc)
             break;
+        for (size_t i = 0; i < nrefs; i++)
+            refs[i].segment = (uint16_t)k; /* k < Max_Points <= 65535 */
         rec_ref *grown = realloc(r->recs, (r->nrecs + nrefs) * sizeof *grown);
         if (!grown) {
             free(refs);
@@ -545,9 +666,26 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
         r->points[k].info.commit_offset = ci->commit_offset;
         memcpy(r->points[k].info.commit_hash, ci->hash, HASH_SIZE);
     }
-    if (rc == VMRP_OK)
+    if (rc == VMRP_OK) {
         memcpy(r->coll.head_hash, chain[0].hash, HASH_SIZE);
+        r->head_offset = chain[0].commit_offset;
+    }
     free(chain);
+    if (rc == VMRP_OK && r->coll.encrypted)
+        rc = reader_open_keys(r, n, segments);
+    for (size_t i = 0; rc == VMRP_OK && !r->coll.encrypted && i < r->nrecs; i++)
+        if (r->recs[i].type == REC_KEYS)
+            rc = err_set(&r->err, VMRP_E_CORRUPT,
+                         "%s: key record at offset %llu in an archive without encryption",
+                         r->label, (unsigned long long)r->recs[i].offset);
+    if (rc == VMRP_OK && r->coll.encrypted && !r->crypt->unlocked) {
+        /* a writer appending without the key: the chain, no points */
+        r->coll.point_count = (uint32_t)n;
+        free(point_offsets);
+        free(segments);
+        free(indexes);
+        return VMRP_OK;
+    }
     for (size_t k = 0; k < n && rc == VMRP_OK; k++)
         rc = reader_load_point(r, (uint32_t)k, point_offsets[k], segments[k], indexes[k]);
     free(point_offsets);
@@ -562,6 +700,21 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
 int vmrp_reader_open_fd(vmrp_reader *r, int fd, const char *label)
 {
     return reader_open_internal(r, fd, label, NULL);
+}
+
+int vmrp_probe(const char *path, vmrp_collection_info *info)
+{
+    unsigned char header[FH_SIZE];
+    const char *why = NULL;
+    memset(info, 0, sizeof *info);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? VMRP_E_NOT_FOUND : VMRP_E_IO;
+    int rc = io_pread_full(fd, header, FH_SIZE, 0);
+    close(fd);
+    if (rc)
+        return rc == -ENODATA ? VMRP_E_NOT_ARCHIVE : VMRP_E_IO; /* short: not an archive */
+    return header_parse(header, info, &why);
 }
 
 int vmrp_reader_open(vmrp_reader *r, const char *path)

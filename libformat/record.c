@@ -31,6 +31,8 @@ static uint64_t raw_limit(uint8_t type, uint32_t block_size)
         return IX_HEADER_SIZE + (uint64_t)IX_ENTRY_SIZE * INDEX_ENTRIES_MAX;
     case REC_COMMIT:
         return CM_PAYLOAD_SIZE;
+    case REC_KEYS:
+        return KY_RAW_MAX;
     default:
         return 0;
     }
@@ -39,11 +41,18 @@ static uint64_t raw_limit(uint8_t type, uint32_t block_size)
 int record_header_decode(const unsigned char in[RH_SIZE], uint32_t block_size,
                          record_header *h, const char **why)
 {
-    return record_header_decode_ex(in, block_size, 1, h, why);
+    return record_header_decode_ex(in, block_size, 1, 0, h, why);
+}
+
+/* In an encrypted collection the records that hold data or metadata are
+ * encrypted, and the ones a verifier needs without a key are not. */
+static int encrypted_type(uint8_t type)
+{
+    return type == REC_BLOCK || type == REC_MAP || type == REC_FILE || type == REC_POINT;
 }
 
 int record_header_decode_ex(const unsigned char in[RH_SIZE], uint32_t block_size, int strict,
-                            record_header *h, const char **why)
+                            int encrypted, record_header *h, const char **why)
 {
     if (memcmp(in + RH_OFF_MAGIC, RH_MAGIC, 4) != 0) {
         *why = "bad record magic";
@@ -54,25 +63,38 @@ int record_header_decode_ex(const unsigned char in[RH_SIZE], uint32_t block_size
     h->flags = in[RH_OFF_FLAGS];
     h->stored_size = le32_load(in + RH_OFF_STORED_SIZE);
     h->raw_size = le32_load(in + RH_OFF_RAW_SIZE);
-    if (h->type < REC_BLOCK || h->type > REC_COMMIT) {
-        *why = h->type == REC_KEYS ? "key slot record in an archive without encryption"
-                                   : "unknown record type";
+    if (h->type < REC_BLOCK || h->type > REC_KEYS) {
+        *why = "unknown record type";
+        return VMRP_E_CORRUPT;
+    }
+    if (h->type == REC_KEYS && !encrypted) {
+        *why = "key record in an archive without encryption";
         return VMRP_E_CORRUPT;
     }
     if (h->codec > CODEC_ZLIB) {
         *why = "unknown codec";
         return VMRP_E_CORRUPT;
     }
-    if (h->flags != 0) {
+    if (h->flags & ~RECORD_FLAG_ENCRYPTED) {
+        *why = "undefined record flags are set";
+        return VMRP_E_CORRUPT;
+    }
+    if (!encrypted && h->flags) {
         *why = "record flags set in an archive without encryption";
+        return VMRP_E_CORRUPT;
+    }
+    if (encrypted && (h->flags != 0) != encrypted_type(h->type)) {
+        *why = h->flags ? "index, commit or key record marked encrypted"
+                        : "record not encrypted in an encrypted archive";
         return VMRP_E_CORRUPT;
     }
     if (strict && in[RH_OFF_RESERVED] != 0) {
         *why = "reserved record byte is not zero";
         return VMRP_E_CORRUPT;
     }
-    if ((h->type == REC_INDEX || h->type == REC_COMMIT) && h->codec != CODEC_NONE) {
-        *why = "index or commit record is compressed";
+    if ((h->type == REC_INDEX || h->type == REC_COMMIT || h->type == REC_KEYS) &&
+        h->codec != CODEC_NONE) {
+        *why = "index, commit or key record is compressed";
         return VMRP_E_CORRUPT;
     }
     if (h->raw_size > raw_limit(h->type, block_size)) {
@@ -87,8 +109,15 @@ int record_header_decode_ex(const unsigned char in[RH_SIZE], uint32_t block_size
         *why = "commit record size is not 240";
         return VMRP_E_CORRUPT;
     }
-    if (h->codec == CODEC_NONE ? h->stored_size != h->raw_size : h->stored_size > h->raw_size) {
+    /* the encoded payload plus a nonce and a tag when encrypted */
+    uint64_t extra = h->flags ? RECORD_CRYPTO_OVERHEAD : 0, stored = h->stored_size;
+    if (h->codec == CODEC_NONE ? stored != h->raw_size + extra
+                               : stored > h->raw_size + extra || stored <= extra) {
         *why = "record stored size inconsistent with raw size";
+        return VMRP_E_CORRUPT;
+    }
+    if (h->type == REC_KEYS && h->raw_size < KY_SLOTS_OFFSET) {
+        *why = "key record shorter than 200 bytes";
         return VMRP_E_CORRUPT;
     }
     if (h->raw_size == 0) {

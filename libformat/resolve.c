@@ -140,6 +140,8 @@ static int resolve_at(vmrp_reader *r, uint32_t pi, const char *name, map_entry *
             free(v);
             return rc;
         }
+        if (r->points[k].info.disks[d].full)
+            break; /* its map is complete: older points add nothing */
     }
     if (rank > 1)
         qsort(v, n, sizeof *v, by_block_then_rank);
@@ -223,20 +225,22 @@ typedef struct {
     unsigned char *out;   /* decoded blocks, one per slot */
     codec_ctx **codecs;
     uint32_t bs;
+    const unsigned char *id_key; /* the point's, in an encrypted collection */
 } rbatch;
 
 static void decode_slot(void *ctx, size_t i, unsigned worker)
 {
     rbatch *b = ctx;
     unsigned char *out = b->out + i * (size_t)b->bs;
-    b->s[i].problem = record_check_decode(b->codecs[worker], b->s[i].ref, b->buf + b->s[i].at,
-                                          REC_BLOCK, b->bs, b->r->strict, out, b->bs);
+    b->s[i].problem = record_check_decode(b->codecs[worker], b->r->crypt, b->s[i].ref,
+                                          b->buf + b->s[i].at, REC_BLOCK, b->bs, b->r->strict,
+                                          out, b->bs);
     /* The record is authentic (its hash is in the index); the map must
      * also name the data it claims, or an archive built inconsistently
      * could hand out other bytes than its map describes. */
     unsigned char id[HASH_SIZE];
     if (!b->s[i].problem) {
-        hash_buf(id, out, b->bs);
+        id_hash(id, out, b->bs, b->id_key);
         if (memcmp(id, b->s[i].id, HASH_SIZE) != 0)
             b->s[i].problem = "does not hold the data of the Block_Id the map gives it";
     }
@@ -253,9 +257,10 @@ int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
     const uint32_t bs = r->coll.block_size;
     const uint64_t size = disk_of(r, index, disk_name)->size_bytes;
     const size_t cap = RBATCH_BYTES / bs ? RBATCH_BYTES / bs : 1;
+    const size_t rec_max = RH_SIZE + (size_t)bs + (r->crypt ? RECORD_CRYPTO_OVERHEAD : 0);
     pool *workers = pool_new(pool_default_threads());
-    rbatch b = {r, calloc(cap, sizeof(rslot)), malloc(cap * (RH_SIZE + (size_t)bs)),
-                malloc(cap * (size_t)bs), NULL, bs};
+    rbatch b = {r, calloc(cap, sizeof(rslot)), malloc(cap * rec_max), malloc(cap * (size_t)bs),
+                NULL, bs, reader_id_key(r, index)};
     if (workers)
         b.codecs = calloc(pool_size(workers), sizeof *b.codecs);
     for (unsigned w = 0; b.codecs && w < pool_size(workers); w++)
@@ -269,7 +274,7 @@ int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
         size_t count = n - first < cap ? n - first : cap, used = 0;
         for (size_t i = 0; i < count && rc == VMRP_OK; i++) {
             const rec_ref *ref = reader_find_record(r, v[first + i].record);
-            if (!ref || ref->type != REC_BLOCK || ref->size > RH_SIZE + (size_t)bs) {
+            if (!ref || ref->type != REC_BLOCK || ref->size > rec_max) {
                 rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: block %llu of disk %s names no valid BLOCK record",
                              r->label, (unsigned long long)v[first + i].block, disk_name);
                 break;
@@ -448,7 +453,7 @@ int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_i
     if (rc)
         return rc;
     unsigned char h[HASH_SIZE];
-    hash_buf(h, raw, len);
+    id_hash(h, raw, len, reader_id_key(r, index));
     if (len != fi->size || memcmp(h, pm->file_hashes[file_index], HASH_SIZE) != 0) {
         free(raw);
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s does not match its size and Content_Hash",
@@ -459,10 +464,13 @@ int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_i
     return VMRP_OK;
 }
 
-int reader_collect_blocks(vmrp_reader *r, blocktab *t)
+int reader_collect_blocks(vmrp_reader *r, blocktab *t, const unsigned char *id_key)
 {
     for (uint32_t k = 0; k < r->npoints; k++) {
         const point_meta *pm = &r->points[k];
+        /* Block_Ids keyed otherwise are not comparable with the writer's */
+        if (id_key && sodium_memcmp(reader_id_key(r, k), id_key, KEY_SIZE) != 0)
+            continue;
         for (uint32_t d = 0; d < pm->info.disk_count; d++) {
             if (pm->info.disks[d].excluded)
                 continue;

@@ -149,6 +149,9 @@ typedef struct {
 typedef struct {
     char name[DISK_NAME_MAX + 1];
     unsigned char family[ID_SIZE];
+    uint32_t last_segment; /* of its newest included point */
+    int included;          /* it has one */
+    int newest;            /* the family its name has now */
 } family;
 
 /* BLOCK records wait here in a batch, so that hashing and decompressing
@@ -162,7 +165,7 @@ typedef struct {
     record_header h;
     unsigned char rec_hash[HASH_SIZE];
     unsigned char id[HASH_SIZE];
-    int problem; /* 1: does not decompress, 2: all zero */
+    int problem; /* 1: does not decompress, 2: all zero, 3: does not decrypt */
 } vblock;
 
 typedef struct {
@@ -174,6 +177,8 @@ typedef struct {
     codec_ctx **codecs;
     unsigned char **raw; /* one block buffer per worker */
     uint32_t block_size;
+    const crypt_keys *ck; /* encrypted collections */
+    const seg_keys *seg;  /* the segment's keys; NULL: hashes only (no key) */
 } vbatch;
 
 typedef struct {
@@ -202,6 +207,10 @@ typedef struct {
     codec_ctx *codec;
     unsigned char *payload, *raw;
     size_t payload_cap, raw_cap;
+    int encrypted;
+    unsigned char collection_id[ID_SIZE];
+    uint32_t max_points;
+    crypt_keys *ck;  /* segs[k]: keys of segment k once the collection opened */
 } vstate;
 
 static int bad(vstate *v, uint64_t off, const char *fmt, ...) VMRP_PRINTF(3, 4);
@@ -296,41 +305,68 @@ static int check_disk_map(vstate *v, uint32_t d)
     return VMRP_OK;
 }
 
+/* A Family_Id has one name; a name keeps the family it has now, unless a
+ * FULL or EXCLUDED disk starts a new one; and a chain of deltas never crosses Id_Keys,
+ * since its Block_Ids are compared and checked with one key. */
+static int check_family(vstate *v, const vmrp_disk_info *di)
+{
+    family *mine = NULL;
+    for (size_t f = 0; f < v->nfamilies; f++) {
+        family *fa = &v->families[f];
+        int same_name = strcmp(fa->name, di->name) == 0;
+        int same_family = memcmp(fa->family, di->family_id, ID_SIZE) == 0;
+        if ((same_family && !same_name) ||
+            (same_name && fa->newest && !same_family && !di->full && !di->excluded))
+            return bad(v, v->point_offset, "disk %s: %s disk %s of an earlier point", di->name,
+                       same_name ? "Family_Id differs from" : "Family_Id is that of", fa->name);
+        if (same_family)
+            mine = fa;
+    }
+    if (!mine) {
+        family *bigger = realloc(v->families, (v->nfamilies + 1) * sizeof *bigger);
+        if (!bigger)
+            return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+        v->families = bigger;
+        mine = &bigger[v->nfamilies++];
+        memset(mine, 0, sizeof *mine);
+        snprintf(mine->name, sizeof mine->name, "%s", di->name);
+        memcpy(mine->family, di->family_id, ID_SIZE);
+    }
+    for (size_t f = 0; f < v->nfamilies; f++)
+        if (strcmp(v->families[f].name, di->name) == 0)
+            v->families[f].newest = &v->families[f] == mine;
+    if (di->excluded)
+        return VMRP_OK;
+    if (v->ck && mine->included && !di->full &&
+        sodium_memcmp(v->ck->segs[mine->last_segment].id_key, v->ck->segs[v->points].id_key,
+                      KEY_SIZE) != 0)
+        return bad(v, v->point_offset,
+                   "disk %s: a delta against point %u, whose Block_Ids are keyed otherwise "
+                   "(the disk must be FULL)", di->name, mine->last_segment + 1);
+    mine->included = 1;
+    mine->last_segment = v->points;
+    return VMRP_OK;
+}
+
 static int check_point(vstate *v)
 {
     const vmrp_point_info *pi = &v->point.info;
     if (pi->sequence != v->points + 1 || pi->parent_sequence != v->points)
         return bad(v, v->point_offset, "Sequence %u / Parent_Sequence %u out of order",
                    pi->sequence, pi->parent_sequence);
-    for (uint32_t k = 0; k < v->points; k++)
+    for (uint32_t k = 0; k < v->points && !v->encrypted; k++)
         if (strcmp(v->names[k], pi->name) == 0)
             return bad(v, v->point_offset, "name '%s' is also point %u's", pi->name, k + 1);
     for (uint32_t d = 0; d < pi->disk_count; d++) {
         const vmrp_disk_info *di = &pi->disks[d];
+        if (di->full && !v->encrypted)
+            return bad(v, v->point_offset, "disk %s: FULL flag in an archive without encryption",
+                       di->name);
         int rc = check_disk_map(v, d);
         if (rc)
             return rc;
-        /* one name, one family, both ways */
-        size_t f = 0;
-        int known_name = 0;
-        for (; f < v->nfamilies; f++) {
-            int same_name = strcmp(v->families[f].name, di->name) == 0;
-            int same_family = memcmp(v->families[f].family, di->family_id, ID_SIZE) == 0;
-            if (same_name != same_family)
-                return bad(v, v->point_offset, "disk %s: %s disk %s of an earlier point", di->name,
-                           same_name ? "Family_Id differs from" : "Family_Id is that of",
-                           v->families[f].name);
-            known_name |= same_name;
-        }
-        if (!known_name) {
-            family *bigger = realloc(v->families, (v->nfamilies + 1) * sizeof *bigger);
-            if (!bigger)
-                return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-            v->families = bigger;
-            snprintf(bigger[v->nfamilies].name, sizeof bigger->name, "%s", di->name);
-            memcpy(bigger[v->nfamilies].family, di->family_id, ID_SIZE);
-            v->nfamilies++;
-        }
+        if ((rc = check_family(v, di)) != 0)
+            return rc;
     }
     for (uint32_t i = 0; i < pi->config_file_count; i++) {
         uint64_t rec = v->point.file_records[i];
@@ -456,6 +492,7 @@ static void vstate_free(vstate *v)
 {
     batch_free(&v->batch);
     clear_segment(v);
+    crypt_free(v->ck);
     free(v->maps);
     free(v->seg);
     free(v->blocks.v);
@@ -474,16 +511,29 @@ static void check_block(void *ctx, size_t i, unsigned worker)
 {
     vbatch *vb = ctx;
     vblock *b = &vb->b[i];
-    const unsigned char *rec = vb->buf + b->at;
+    unsigned char *rec = vb->buf + b->at;
     hash_buf(b->rec_hash, rec, RH_SIZE + b->h.stored_size);
+    const unsigned char *payload = rec + RH_SIZE;
+    size_t len = b->h.stored_size;
+    if (b->h.flags & RECORD_FLAG_ENCRYPTED) {
+        if (!vb->seg)
+            return; /* no key: its hash is all that can be checked */
+        if (crypt_open_record(vb->ck->collection_id, vb->seg->data_key, b->off, rec,
+                              RH_SIZE + len) != VMRP_OK) {
+            b->problem = 3;
+            return;
+        }
+        payload += RECORD_NONCE_SIZE;
+        len -= RECORD_CRYPTO_OVERHEAD;
+    }
     unsigned char *raw = vb->raw[worker];
-    if (codec_decompress(vb->codecs[worker], b->h.codec, rec + RH_SIZE, b->h.stored_size, raw,
-                         vb->block_size) != VMRP_OK)
+    if (codec_decompress(vb->codecs[worker], b->h.codec, payload, len, raw, vb->block_size) !=
+        VMRP_OK)
         b->problem = 1;
     else if (is_zero(raw, vb->block_size))
         b->problem = 2;
     else
-        hash_buf(b->id, raw, vb->block_size);
+        id_hash(b->id, raw, vb->block_size, vb->seg ? vb->seg->id_key : NULL);
 }
 
 static int push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
@@ -509,6 +559,8 @@ static int push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
 static int flush_blocks(vstate *v)
 {
     vbatch *vb = &v->batch;
+    vb->ck = v->ck;
+    vb->seg = v->ck && v->ck->unlocked ? &v->ck->segs[v->points] : NULL;
     pool_for(vb->workers, vb->n, check_block, vb);
     int rc = VMRP_OK;
     for (size_t i = 0; i < vb->n && rc == VMRP_OK; i++) {
@@ -518,6 +570,11 @@ static int flush_blocks(vstate *v)
             rc = bad(v, b->off, "record does not decompress to its Raw_Size");
         else if (rc == VMRP_OK && b->problem == 2)
             rc = bad(v, b->off, "an all-zero block is stored");
+        else if (rc == VMRP_OK && b->problem == 3)
+            rc = bad(v, b->off, "record does not decrypt with its segment's key (altered, moved, "
+                                "or sealed with another key)");
+        else if (rc == VMRP_OK && v->encrypted && !vb->seg)
+            continue; /* contents not checked without the key */
         else if (rc == VMRP_OK) {
             v->rep->blocks++;
             if (known_add(&v->blocks, b->off, b->id, vb->block_size))
@@ -548,8 +605,41 @@ static int queue_block(vstate *v, uint64_t off, const record_header *h)
     return VMRP_OK;
 }
 
+/* A KEYS record: the collection's key slots (first segment) and the
+ * segment's sealed keys, opened when a key was given. */
+static int take_keys(vstate *v, uint64_t off, const unsigned char *p, size_t len)
+{
+    const char *why = NULL;
+    if (keys_check(p, len, v->points == 0, v->strict, &why) != VMRP_OK)
+        return bad(v, off, "key record: %s", why);
+    if (v->points == 0) {
+        if (!(v->ck = crypt_new(v->collection_id, v->max_points)))
+            return err_set(&v->r->err, VMRP_E_NOMEM, "out of secure memory");
+        memcpy(v->ck->collection_pk, p + KY_OFF_PUBLIC, KEY_SIZE);
+        v->rep->key_slots = le32_load(p + KY_OFF_SLOT_COUNT);
+        if (v->r->identity || v->r->ask) {
+            int rc = crypt_unlock(&v->r->err, v->label, p, v->ck, v->r->identity, v->r->ask,
+                                  v->r->ask_ctx);
+            if (rc) {
+                v->rep->error_offset = off;
+                return rc;
+            }
+        }
+    } else if (memcmp(p + KY_OFF_PUBLIC, v->ck->collection_pk, KEY_SIZE) != 0) {
+        return bad(v, off, "key record names another collection key");
+    }
+    if (v->ck->unlocked && keys_open_segment(p, v->ck, v->segment_start,
+                                             &v->ck->segs[v->points]) != VMRP_OK)
+        return bad(v, off, "the segment's sealed keys do not open with the collection key");
+    return VMRP_OK;
+}
+
 static int take_record(vstate *v, uint64_t off, const record_header *h)
 {
+    /* every segment of an encrypted collection opens with its keys */
+    if (v->encrypted && (off == v->segment_start) != (h->type == REC_KEYS))
+        return bad(v, off, off == v->segment_start ? "segment does not start with a key record"
+                                                   : "key record inside a segment");
     if (h->type == REC_BLOCK)
         return queue_block(v, off, h);
     int rc = flush_blocks(v);
@@ -561,16 +651,36 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
         return rc;
     if (h->type == REC_POINT && v->have_point)
         return bad(v, off, "second point record in one segment");
+    if (h->type == REC_KEYS)
+        return take_keys(v, off, v->payload + RH_SIZE, h->stored_size);
+    unsigned char *payload = v->payload + RH_SIZE;
+    size_t payload_len = h->stored_size;
+    if (h->flags & RECORD_FLAG_ENCRYPTED) {
+        if (!v->ck->unlocked) {
+            /* no key: the hash (checked against the index) is what can be
+             * checked; the index still needs to know the point record */
+            if (h->type == REC_POINT) {
+                v->have_point = 1;
+                v->point_offset = off;
+            }
+            return VMRP_OK;
+        }
+        if (crypt_open_record(v->ck->collection_id, v->ck->segs[v->points].data_key, off,
+                              v->payload, RH_SIZE + payload_len) != VMRP_OK)
+            return bad(v, off, "record does not decrypt with its segment's key (altered, moved, "
+                               "or sealed with another key)");
+        payload += RECORD_NONCE_SIZE;
+        payload_len -= RECORD_CRYPTO_OVERHEAD;
+    }
     if (grow(&v->raw, &v->raw_cap, h->raw_size))
         return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-    if (codec_decompress(v->codec, h->codec, v->payload + RH_SIZE, h->stored_size, v->raw,
-                         h->raw_size) != VMRP_OK)
+    if (codec_decompress(v->codec, h->codec, payload, payload_len, v->raw, h->raw_size) != VMRP_OK)
         return bad(v, off, "record does not decompress to its Raw_Size");
     unsigned char id[HASH_SIZE];
     const char *why = NULL;
     switch (h->type) {
     case REC_FILE:
-        hash_buf(id, v->raw, h->raw_size);
+        id_hash(id, v->raw, h->raw_size, v->ck ? v->ck->segs[v->points].id_key : NULL);
         return known_add(&v->files, off, id, h->raw_size) ? err_set(&v->r->err, VMRP_E_NOMEM, "out of memory") : VMRP_OK;
     case REC_MAP: {
         if (h->raw_size % MAP_ENTRY_SIZE != 0)
@@ -583,11 +693,11 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
             v->maps = bigger;
             v->capmaps = cap;
         }
-        unsigned char *copy = malloc(h->stored_size);
+        unsigned char *copy = malloc(payload_len);
         if (!copy)
             return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-        memcpy(copy, v->payload + RH_SIZE, h->stored_size);
-        v->maps[v->nmaps++] = (seg_map){off, copy, h->stored_size, h->raw_size, h->codec};
+        memcpy(copy, payload, payload_len);
+        v->maps[v->nmaps++] = (seg_map){off, copy, payload_len, h->raw_size, h->codec};
         return VMRP_OK;
     }
     case REC_POINT: {
@@ -645,6 +755,10 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         goto out;
     }
     v.strict = ci.format_minor <= FORMAT_MINOR;
+    v.encrypted = ci.encrypted;
+    v.max_points = ci.max_points;
+    memcpy(v.collection_id, ci.collection_id, ID_SIZE);
+    rep->encrypted = ci.encrypted;
     hash_buf(v.header_hash, header, FH_SIZE);
     v.segment_start = FH_SIZE;
     uint64_t committed = FH_SIZE;
@@ -672,7 +786,8 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             break;
         }
         record_header h;
-        if (record_header_decode_ex(v.payload, v.block_size, v.strict, &h, &why) != VMRP_OK) {
+        if (record_header_decode_ex(v.payload, v.block_size, v.strict, v.encrypted, &h, &why) !=
+            VMRP_OK) {
             /* Garbage after the last commit is an interrupted append (or a
              * zero-filled tail after a crash); garbage before a commit
              * that still ends the file is damage. */
@@ -763,6 +878,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: no committed restore point", v.label);
     }
     rep->signatures_checked = rc == VMRP_OK && r->pubkey != NULL;
+    rep->content_checked = !v.encrypted || (v.ck && v.ck->unlocked);
 out:
     free(s.buf);
     vstate_free(&v);

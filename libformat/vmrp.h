@@ -89,8 +89,10 @@ extern "C" {
 
 /** Version of the archive format this library writes (major). */
 #define VMRP_FORMAT_MAJOR 1
-/** Version of the archive format this library writes (minor). */
-#define VMRP_FORMAT_MINOR 1
+/** Version of the archive format this library writes (minor): 2 for an
+ *  encrypted collection; an unencrypted one uses nothing of 1.2 and is
+ *  written as 1.1. */
+#define VMRP_FORMAT_MINOR 2
 
 /** @return the library version as VMRP_VERSION_NUMBER (run-time value). */
 VMRP_API unsigned vmrp_version_number(void);
@@ -216,8 +218,23 @@ typedef int (*vmrp_passphrase_fn)(void *ctx, const char *path, char *buf, size_t
 /** @return a new, empty key handle, or NULL when out of memory. */
 VMRP_API vmrp_key *vmrp_key_new(void);
 
+/** What a key is for. A key of one kind is refused where the other is
+ *  needed. */
+typedef enum {
+    VMRP_KEY_SIGNING = 1,   /**< Ed25519, minisign's formats: signs commits and files */
+    VMRP_KEY_ENCRYPTION = 2 /**< X25519: a recipient of encrypted archives */
+} vmrp_key_type;
+
 /** Make a new Ed25519 key pair in @p k. @return ::VMRP_OK or ::VMRP_E_NOMEM. */
 VMRP_API int vmrp_key_generate(vmrp_key *k) VMRP_CHECK_RESULT;
+
+/** Make a new X25519 key pair in @p k, for use as a recipient of encrypted
+ *  archives (vmrp_encryption::recipients) and as an identity that opens
+ *  them. @return ::VMRP_OK or ::VMRP_E_NOMEM. */
+VMRP_API int vmrp_key_generate_encryption(vmrp_key *k) VMRP_CHECK_RESULT;
+
+/** @return the ::vmrp_key_type of @p k, or 0 when it holds no key. */
+VMRP_API int vmrp_key_kind(const vmrp_key *k);
 
 /**
  * Write the secret key (mode 0600) and, when @p public_path is not NULL, the
@@ -316,7 +333,37 @@ typedef struct {
     uint64_t bytes_written;  /**< bytes appended to the archive */
     uint64_t dropped_tail;   /**< bytes of an interrupted append removed at open */
     int created;             /**< 1 when this writer created the archive */
+    int keyless;             /**< 1 when it appended to an encrypted archive
+                                  without its key: every disk stored in full */
 } vmrp_writer_stats;
+
+/**
+ * Encryption of a writer's archive (vmrp_writer_set_encryption()).
+ * A new archive is encrypted when a passphrase or a recipient is given:
+ * each becomes a key slot that unlocks it; slots are fixed at creation.
+ * An existing encrypted archive is unlocked with @ref identity or
+ * @ref passphrase, and the new point is then incremental. With neither, the
+ * writer appends without reading the archive: a full point, which only the
+ * archive's key holders can read.
+ */
+typedef struct {
+    /** NUL-terminated passphrase: a passphrase slot for a new archive
+     *  (Argon2id), or the key of an existing one. NULL for none. */
+    const char *passphrase;
+    /** Encryption public keys (::VMRP_KEY_ENCRYPTION): one recipient slot
+     *  each, for a new archive only. */
+    const vmrp_key *const *recipients;
+    /** Entries in @ref recipients. */
+    size_t recipient_count;
+    /** An encryption key with its secret half that opens an existing
+     *  archive, or NULL. */
+    const vmrp_key *identity;
+    /** Argon2id passes for a new passphrase slot, 1..10; 0 means 2. */
+    uint64_t kdf_opslimit;
+    /** Argon2id memory in bytes, 8192..1 GiB, a multiple of 1024; 0 means
+     *  64 MiB. */
+    uint64_t kdf_memlimit;
+} vmrp_encryption;
 
 /** @return a new writer, or NULL when out of memory. */
 VMRP_API vmrp_writer *vmrp_writer_new(void);
@@ -449,6 +496,20 @@ VMRP_API int vmrp_writer_commit(vmrp_writer *w) VMRP_CHECK_RESULT;
 VMRP_API int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key);
 
 /**
+ * Encrypt a new archive, or give the key of an existing encrypted one.
+ * Call before vmrp_writer_open(); @p e and what it points to must stay
+ * valid until then (the passphrase is copied into secure memory).
+ * @return ::VMRP_OK, ::VMRP_E_USAGE (a recipient that is not an encryption
+ *         public key, an identity without its secret, bounds), ::VMRP_E_NOMEM.
+ *         vmrp_writer_open() then fails with ::VMRP_E_USAGE when recipients
+ *         or a passphrase are given for an existing archive that is not
+ *         encrypted, or recipients for one that is, and with ::VMRP_E_KEY
+ *         when the key given does not open it.
+ */
+VMRP_API int vmrp_writer_set_encryption(vmrp_writer *w, const vmrp_encryption *e)
+    VMRP_CHECK_RESULT;
+
+/**
  * Remove an interrupted append from the end of @p path: the bytes after the
  * last valid commit, when they are the prefix of a segment that never got
  * its commit. Committed bytes are never touched: when the bytes after the
@@ -501,6 +562,8 @@ typedef struct {
     uint64_t size_bytes;         /**< virtual size in bytes */
     uint32_t sector_size;        /**< logical sector size in bytes */
     int excluded;                /**< 1 when excluded: nothing stored */
+    int full;                    /**< 1 when the map holds every block (encrypted
+                                      archives: written without the key) */
     uint64_t changed_blocks;     /**< map entries of this point (blocks changed) */
     uint64_t stored_bytes;       /**< bytes of block records first stored here */
 } vmrp_disk_info;
@@ -545,7 +608,23 @@ typedef struct {
                                          not an interrupted append but damage to
                                          committed data (a writer refuses to append) */
     unsigned char head_hash[32];    /**< Commit_Hash of the last commit */
+    int encrypted;                  /**< 1 when the collection is encrypted */
+    uint32_t key_slot_count;        /**< its key slots (vmrp_reader_key_slot()) */
 } vmrp_collection_info;
+
+/** Kinds of key slot of an encrypted collection. */
+typedef enum {
+    VMRP_SLOT_PASSPHRASE = 1, /**< unlocked by a passphrase (Argon2id) */
+    VMRP_SLOT_RECIPIENT = 2   /**< unlocked by an encryption secret key */
+} vmrp_slot_type;
+
+/** One key slot of an encrypted collection. */
+typedef struct {
+    int type;                 /**< ::vmrp_slot_type */
+    uint64_t kdf_opslimit;    /**< passphrase slots: Argon2id passes */
+    uint64_t kdf_memlimit;    /**< passphrase slots: Argon2id memory in bytes */
+    unsigned char key_id[8];  /**< recipient slots: the recipient's key id */
+} vmrp_key_slot_info;
 
 /** @return a new reader, or NULL when out of memory. */
 VMRP_API vmrp_reader *vmrp_reader_new(void);
@@ -651,6 +730,29 @@ VMRP_API int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32
  */
 VMRP_API void vmrp_reader_set_public_key(vmrp_reader *r, const vmrp_key *key);
 
+/**
+ * How to open an encrypted archive: with @p identity (an encryption key
+ * with its secret half), or with a passphrase that @p ask supplies when
+ * the archive has a passphrase slot and the identity did not open it. Set
+ * before opening. Open then fails with ::VMRP_E_KEY, naming the key slots,
+ * when neither opens the archive; an unencrypted archive ignores both.
+ */
+VMRP_API void vmrp_reader_set_decryption(vmrp_reader *r, const vmrp_key *identity,
+                                         vmrp_passphrase_fn ask, void *ctx);
+
+/**
+ * Read only the file header of @p path: whether it is an archive, its
+ * version, and whether it is encrypted (collection id, block size, Max_Points
+ * and creation time are filled in; nothing else is read or checked).
+ * @return ::VMRP_OK, ::VMRP_E_NOT_FOUND, ::VMRP_E_NOT_ARCHIVE,
+ *         ::VMRP_E_VERSION, ::VMRP_E_CORRUPT, ::VMRP_E_IO.
+ */
+VMRP_API int vmrp_probe(const char *path, vmrp_collection_info *info) VMRP_CHECK_RESULT;
+
+/** Describe key slot @p i (0..key_slot_count-1) of an open encrypted
+ *  archive. @return ::VMRP_OK or ::VMRP_E_NOT_FOUND. */
+VMRP_API int vmrp_reader_key_slot(const vmrp_reader *r, uint32_t i, vmrp_key_slot_info *out);
+
 /** Report progress of read_disk / restore_disk / verify to @p fn. */
 VMRP_API void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx);
 
@@ -669,6 +771,11 @@ typedef struct {
     int several_signers;       /**< 1 when signed commits carry different key ids */
     int signatures_checked;    /**< 1 when a public key was set and every
                                     commit's signature verified with it */
+    int encrypted;             /**< 1 when the collection is encrypted */
+    int content_checked;       /**< 0 when it is and no key opened it: record
+                                    hashes, structure and signatures were
+                                    checked, encrypted contents were not */
+    uint32_t key_slots;        /**< key slots of an encrypted collection */
     unsigned char head_hash[32]; /**< Commit_Hash of the last valid commit */
 } vmrp_verify_report;
 

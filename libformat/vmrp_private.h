@@ -72,8 +72,10 @@ int record_header_decode(const unsigned char in[RH_SIZE], uint32_t block_size,
 /* strict = 0 for files of a newer minor version: reserved fields are then
  * ignored (spec 3.3); must-understand values are refused either way. The
  * same holds for every *_ex decoder below. */
+/* encrypted: the collection is; KEYS records and Record_Flags bit 0 are
+ * then required where the spec says, and refused otherwise. */
 int record_header_decode_ex(const unsigned char in[RH_SIZE], uint32_t block_size, int strict,
-                            record_header *h, const char **why);
+                            int encrypted, record_header *h, const char **why);
 /* Record_Hash = hash(header || payload). */
 void record_hash(unsigned char out[HASH_SIZE], const unsigned char header[RH_SIZE],
                  const void *payload, size_t len);
@@ -134,9 +136,70 @@ int name_config_valid(const char *name, size_t len);
 typedef struct {
     uint64_t offset;
     uint32_t size;
+    uint16_t segment; /* 0-based segment (point) index, set by the reader */
     uint8_t type;
     unsigned char hash[HASH_SIZE];
 } rec_ref;
+
+/* ---- crypt.c: encrypted collections ---- */
+typedef struct {
+    unsigned char data_key[KEY_SIZE]; /* encrypts the segment's records */
+    unsigned char id_key[KEY_SIZE];   /* keys Block_Id and Content_Hash */
+} seg_keys;
+
+/* Allocated whole in sodium_malloc'd memory. */
+typedef struct {
+    unsigned char collection_id[ID_SIZE];
+    unsigned char collection_pk[KEY_SIZE];
+    unsigned char *collection_sk; /* valid when unlocked */
+    int unlocked;
+    seg_keys *segs; /* one per segment, capsegs allocated */
+    size_t nsegs, capsegs;
+} crypt_keys;
+
+/* What a new collection's first KEYS record wraps its secret in. */
+typedef struct {
+    const char *passphrase;
+    uint64_t opslimit, memlimit;
+    const vmrp_key *const *recipients;
+    size_t recipient_count;
+} keys_slots;
+
+crypt_keys *crypt_new(const unsigned char collection_id[ID_SIZE], size_t segments);
+void crypt_free(crypt_keys *ck);
+/* Block_Id / Content_Hash: BLAKE2b-256, keyed when id_key is not NULL. */
+void id_hash(unsigned char out[HASH_SIZE], const void *data, size_t len,
+             const unsigned char *id_key);
+/* rec: header (flags, sizes final) || 24 free bytes || encoded payload ||
+ * 16 free bytes; encrypted in place, bound to offset and header. */
+int crypt_seal_record(const unsigned char collection_id[ID_SIZE],
+                      const unsigned char data_key[KEY_SIZE], uint64_t offset, unsigned char *rec,
+                      size_t rec_len);
+/* Decrypts in place: the encoded payload is then at rec + RH_SIZE + 24,
+ * rec_len - RH_SIZE - 40 bytes. VMRP_E_CORRUPT when the tag fails. */
+int crypt_open_record(const unsigned char collection_id[ID_SIZE],
+                      const unsigned char data_key[KEY_SIZE], uint64_t offset, unsigned char *rec,
+                      size_t rec_len);
+/* Structure of a KEYS payload (sizes, slot count, types, KDF bounds). */
+int keys_check(const unsigned char *p, size_t len, int first_segment, int strict, const char **why);
+size_t keys_size(size_t slots);
+/* Build a KEYS payload of keys_size(slots) bytes; slots NULL for none. */
+int keys_build(unsigned char *out, const crypt_keys *ck, const seg_keys *sk,
+               uint64_t segment_offset, const keys_slots *slots);
+/* Unwrap the collection secret from a checked first KEYS payload with an
+ * identity or passphrase. VMRP_E_KEY when no slot opens (*tried counts the
+ * slots that were tried), VMRP_E_CORRUPT when one opens to a wrong key. */
+int keys_unlock(const unsigned char *p, crypt_keys *ck, const vmrp_key *identity,
+                const char *passphrase, int *tried);
+/* Open a segment's sealed keys with the unlocked collection secret. */
+int keys_open_segment(const unsigned char *p, const crypt_keys *ck, uint64_t segment_offset,
+                      seg_keys *out);
+void keys_slot_info(const unsigned char *p, uint32_t i, vmrp_key_slot_info *out);
+/* Unwrap the collection secret from the first KEYS payload `keys` (checked)
+ * with the identity, then with a passphrase from ask when the archive has a
+ * passphrase slot. On failure sets err with a message naming the slots. */
+int crypt_unlock(vmrp_err *err, const char *label, const unsigned char *keys, crypt_keys *ck,
+                 const vmrp_key *identity, vmrp_passphrase_fn ask, void *ctx);
 
 /* ---- index.c ---- */
 /* (declared after commit_info below) */
@@ -195,6 +258,9 @@ int index_parse_ex(const unsigned char *p, size_t len, const commit_info *c, int
 int header_parse(const unsigned char in[FH_SIZE], vmrp_collection_info *info, const char **why);
 void header_encode(unsigned char out[FH_SIZE], const unsigned char collection_id[ID_SIZE],
                    uint32_t block_size, uint32_t max_points, int64_t time_us);
+/* With Incompat_Features: minor version 2 when any is set, else 1. */
+void header_encode_ex(unsigned char out[FH_SIZE], const unsigned char collection_id[ID_SIZE],
+                      uint32_t block_size, uint32_t max_points, int64_t time_us, uint64_t incompat);
 void commit_hash(const unsigned char rec[CM_RECORD_SIZE], unsigned char out[HASH_SIZE]);
 void commit_encode(unsigned char rec[CM_RECORD_SIZE], const commit_info *c);
 /* Decode and check the commit found at file offset `at` (its own fields;
@@ -218,6 +284,14 @@ struct vmrp_reader_s {
     codec_ctx *codec;
     int strict; /* the file's minor version is not newer than ours */
     const vmrp_key *pubkey; /* when set, every commit must be signed by it */
+    crypt_keys *crypt;      /* encrypted collections (unlocked or not) */
+    unsigned char *keys_first; /* the first KEYS payload: the key slots */
+    const vmrp_key *identity;  /* opens an encrypted collection */
+    vmrp_passphrase_fn ask;
+    void *ask_ctx;
+    int keyless_ok;         /* a writer appending without the key: open the
+                               chain only, no points */
+    uint64_t head_offset;   /* Commit_Offset of the last commit */
     vmrp_progress_fn progress;
     void *progress_ctx;
 };
@@ -229,6 +303,10 @@ int key_sign_commit(const vmrp_key *k, const unsigned char hash[HASH_SIZE],
 /* 1 when sig is k's signature of the commit with this Commit_Hash. */
 int key_verify_commit(const vmrp_key *k, const unsigned char hash[HASH_SIZE],
                       const unsigned char sig[SIGNATURE_SIZE]);
+/* X25519 halves of an encryption key: NULL unless k is one (and, for the
+ * secret, holds its secret half). */
+const unsigned char *key_box_public(const vmrp_key *k);
+const unsigned char *key_box_secret(const vmrp_key *k);
 /* Check a decoded commit against the reader's public key, if one is set.
  * Returns NULL when it passes, else what is wrong. */
 const char *commit_signature_problem(const vmrp_key *pubkey, const commit_info *c, char *buf,
@@ -240,12 +318,15 @@ const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset);
  * malloc'd buffer of its Raw_Size. `what` names it in messages. */
 int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
                        unsigned char **out, size_t *out_len, const char *what);
-/* Check a record's bytes (already read) against its index entry and decode
- * them into out (raw_cap bytes). Thread-safe given its own codec. Returns
- * NULL, or what is wrong. */
-const char *record_check_decode(codec_ctx *codec, const rec_ref *ref, const unsigned char *bytes,
-                                uint8_t want_type, uint32_t block_size, int strict,
-                                unsigned char *out, size_t raw_cap);
+/* Check a record's bytes (already read) against its index entry, decrypt
+ * them in place when encrypted, and decode them into out (raw_cap bytes).
+ * ck: the collection's keys when it is encrypted, else NULL. Thread-safe
+ * given its own codec. Returns NULL, or what is wrong. */
+const char *record_check_decode(codec_ctx *codec, const crypt_keys *ck, const rec_ref *ref,
+                                unsigned char *bytes, uint8_t want_type, uint32_t block_size,
+                                int strict, unsigned char *out, size_t raw_cap);
+/* The Id_Key of point index k of an encrypted collection, else NULL. */
+const unsigned char *reader_id_key(const vmrp_reader *r, uint32_t k);
 /* Same, into a caller buffer of exactly raw_cap bytes (block reads). */
 int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
                             unsigned char *scratch, size_t scratch_cap, unsigned char *out,
@@ -259,8 +340,9 @@ int reader_resolve_disk(vmrp_reader *r, uint32_t pi, const char *name, map_entry
  * excluded; *included the entry that was resolved (NULL when none). */
 int reader_resolve_latest(vmrp_reader *r, const char *name, map_entry **out, size_t *count,
                           const vmrp_disk_info **latest, const vmrp_disk_info **included);
-/* Put every stored block of the collection into t (for deduplication). */
-int reader_collect_blocks(vmrp_reader *r, blocktab *t);
+/* Put every stored block of the collection into t (for deduplication);
+ * in an encrypted collection only those of points whose Id_Key is id_key. */
+int reader_collect_blocks(vmrp_reader *r, blocktab *t, const unsigned char *id_key);
 int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *torn_bytes);
 
 #endif

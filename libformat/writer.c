@@ -48,6 +48,87 @@ int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key)
     return VMRP_OK;
 }
 
+int vmrp_writer_set_encryption(vmrp_writer *w, const vmrp_encryption *e)
+{
+    if (w->fd >= 0 || w->label)
+        return writer_fail(w, VMRP_E_USAGE, "set encryption before opening the archive");
+    uint64_t ops = e->kdf_opslimit ? e->kdf_opslimit : KDF_OPSLIMIT_DEFAULT;
+    uint64_t mem = e->kdf_memlimit ? e->kdf_memlimit : KDF_MEMLIMIT_DEFAULT;
+    if (ops < KDF_OPSLIMIT_MIN || ops > KDF_OPSLIMIT_MAX || mem < KDF_MEMLIMIT_MIN ||
+        mem > KDF_MEMLIMIT_MAX || mem % 1024 != 0)
+        return writer_fail(w, VMRP_E_USAGE,
+                           "Argon2id parameters out of bounds: passes 1..10, memory 8 KiB..1 GiB "
+                           "in whole KiB");
+    if (e->recipient_count + (e->passphrase ? 1 : 0) > KY_SLOTS_MAX)
+        return writer_fail(w, VMRP_E_USAGE, "at most %u key slots", KY_SLOTS_MAX);
+    for (size_t i = 0; i < e->recipient_count; i++)
+        if (!e->recipients[i] || !key_box_public(e->recipients[i]))
+            return writer_fail(w, VMRP_E_USAGE, "recipient %zu is not an encryption public key",
+                               i + 1);
+    if (e->identity && !key_box_secret(e->identity))
+        return writer_fail(w, VMRP_E_USAGE, "the identity is not an encryption secret key");
+    if (e->passphrase) {
+        size_t len = strlen(e->passphrase);
+        if (!(w->passphrase = sodium_malloc(len + 1)))
+            return writer_fail(w, VMRP_E_NOMEM, "out of secure memory");
+        memcpy(w->passphrase, e->passphrase, len + 1);
+    }
+    if (e->recipient_count &&
+        !(w->recipients = calloc(e->recipient_count, sizeof *w->recipients)))
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < e->recipient_count; i++)
+        w->recipients[i] = e->recipients[i];
+    w->slots = (keys_slots){w->passphrase, ops, mem, w->recipients, e->recipient_count};
+    w->encrypt_new = w->passphrase || e->recipient_count;
+    w->identity = e->identity;
+    return VMRP_OK;
+}
+
+/* The reader's passphrase source: the one given to the writer. */
+static int writer_passphrase(void *ctx, const char *path, char *buf, size_t size)
+{
+    (void)path;
+    const vmrp_writer *w = ctx;
+    if (!w->passphrase || strlen(w->passphrase) >= size)
+        return -1;
+    memcpy(buf, w->passphrase, strlen(w->passphrase) + 1);
+    return 0;
+}
+
+/* Write the segment's KEYS record: its first record, holding this
+ * segment's keys sealed to the collection, and the key slots of a new
+ * collection. */
+static int write_keys(vmrp_writer *w, const keys_slots *slots)
+{
+    size_t nslots = slots ? (slots->passphrase ? 1 : 0) + slots->recipient_count : 0;
+    size_t len = keys_size(nslots);
+    unsigned char *buf = malloc(len);
+    if (!buf)
+        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    int rc = keys_build(buf, w->crypt, w->seg, w->base, slots);
+    uint64_t at = 0;
+    if (rc)
+        rc = writer_fail(w, rc, "%s: cannot make the key record (%s)", w->label,
+                         rc == VMRP_E_NOMEM ? "out of memory" : "sealing failed");
+    else
+        rc = writer_put_record(w, REC_KEYS, CODEC_NONE, buf, len, &at);
+    free(buf);
+    return rc;
+}
+
+/* Fresh keys for this segment; the Id_Key is kept from the newest segment
+ * when the collection is open, so Block_Ids stay comparable. */
+static void new_segment_keys(vmrp_writer *w, size_t index, const unsigned char *id_key)
+{
+    w->seg = &w->crypt->segs[index];
+    randombytes_buf(w->seg->data_key, KEY_SIZE);
+    if (id_key)
+        memcpy(w->seg->id_key, id_key, KEY_SIZE);
+    else
+        randombytes_buf(w->seg->id_key, KEY_SIZE);
+    w->id_key = w->seg->id_key;
+}
+
 void vmrp_writer_set_progress(vmrp_writer *w, vmrp_progress_fn fn, void *ctx)
 {
     w->progress = fn;
@@ -113,16 +194,34 @@ static int append_bytes(vmrp_writer *w, const void *buf, size_t len)
 }
 
 long writer_build_record(codec_ctx *c, uint8_t type, int codec, int level, const void *raw,
-                         size_t raw_len, unsigned char *out, size_t out_cap)
+                         size_t raw_len, int encrypt, unsigned char *out, size_t out_cap)
 {
-    size_t stored = 0;
-    int used = codec_compress(c, codec, level, raw, raw_len, out + RH_SIZE, out_cap - RH_SIZE,
-                              &stored);
+    size_t stored = 0, extra = encrypt ? RECORD_CRYPTO_OVERHEAD : 0;
+    size_t before = encrypt ? RECORD_NONCE_SIZE : 0; /* room for the nonce */
+    int used = codec_compress(c, codec, level, raw, raw_len, out + RH_SIZE + before,
+                              out_cap - RH_SIZE - extra, &stored);
     if (used < 0)
         return used;
-    record_header h = {type, (uint8_t)used, 0, (uint32_t)stored, (uint32_t)raw_len};
+    record_header h = {type, (uint8_t)used, encrypt ? RECORD_FLAG_ENCRYPTED : 0,
+                       (uint32_t)(stored + extra), (uint32_t)raw_len};
     record_header_encode(out, &h);
-    return (long)(RH_SIZE + stored);
+    return (long)(RH_SIZE + stored + extra);
+}
+
+int writer_encrypts(const vmrp_writer *w, uint8_t type)
+{
+    return w->crypt && type != REC_KEYS;
+}
+
+size_t writer_record_bound(const vmrp_writer *w, size_t raw_len)
+{
+    return RH_SIZE + codec_bound(raw_len) + (w->crypt ? RECORD_CRYPTO_OVERHEAD : 0);
+}
+
+void writer_seal(const vmrp_writer *w, unsigned char *rec, size_t len, uint64_t offset)
+{
+    if (rec[RH_OFF_FLAGS] & RECORD_FLAG_ENCRYPTED)
+        (void)crypt_seal_record(w->crypt->collection_id, w->seg->data_key, offset, rec, len);
 }
 
 int writer_append_built(vmrp_writer *w, uint8_t type, const unsigned char *recs, size_t len,
@@ -131,7 +230,7 @@ int writer_append_built(vmrp_writer *w, uint8_t type, const unsigned char *recs,
 {
     uint64_t at = w->pos;
     for (size_t i = 0; i < count; i++) {
-        rec_ref ref = {at, sizes[i], type, {0}};
+        rec_ref ref = {at, sizes[i], 0, type, {0}};
         memcpy(ref.hash, hashes[i], HASH_SIZE);
         int rc = push_ref(w, &ref);
         if (rc)
@@ -144,7 +243,7 @@ int writer_append_built(vmrp_writer *w, uint8_t type, const unsigned char *recs,
 int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, size_t raw_len,
                       uint64_t *offset)
 {
-    size_t cap = RH_SIZE + codec_bound(raw_len);
+    size_t cap = writer_record_bound(w, raw_len);
     if (cap > w->bufcap) {
         unsigned char *bigger = realloc(w->buf, cap);
         if (!bigger)
@@ -152,10 +251,12 @@ int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, 
         w->buf = bigger;
         w->bufcap = cap;
     }
-    long len = writer_build_record(w->codec, type, codec, w->level, raw, raw_len, w->buf, cap);
+    long len = writer_build_record(w->codec, type, codec, w->level, raw, raw_len,
+                                   writer_encrypts(w, type), w->buf, cap);
     if (len < 0)
         return writer_fail(w, (int)len, "%s: compression failed", w->label);
     uint32_t size = (uint32_t)len;
+    writer_seal(w, w->buf, size, w->pos);
     unsigned char hash[1][HASH_SIZE];
     hash_buf(hash[0], w->buf, size);
     *offset = w->pos;
@@ -232,7 +333,8 @@ static int start_collection(vmrp_writer *w)
 {
     unsigned char id[ID_SIZE];
     random_id(id);
-    header_encode(w->header, id, w->block_size, w->max_points, now_us());
+    header_encode_ex(w->header, id, w->block_size, w->max_points, now_us(),
+                     w->encrypt_new ? FEATURE_INCOMPAT_ENCRYPTED : 0);
     w->sequence = 1;
     w->pos = 0;
     w->base = 0;
@@ -241,7 +343,15 @@ static int start_collection(vmrp_writer *w)
     w->rollback_size = 0; /* no commit: nothing of this file was committed */
     int rc = append_bytes(w, w->header, FH_SIZE);
     w->base = FH_SIZE;
-    return rc;
+    if (rc || !w->encrypt_new)
+        return rc;
+    if (!(w->crypt = crypt_new(id, 1)))
+        return writer_fail(w, VMRP_E_NOMEM, "out of secure memory");
+    w->own_crypt = 1;
+    crypto_box_keypair(w->crypt->collection_pk, w->crypt->collection_sk);
+    w->crypt->unlocked = 1;
+    new_segment_keys(w, 0, NULL);
+    return write_keys(w, &w->slots);
 }
 
 /* Learn the existing collection: its blocks and files for deduplication,
@@ -260,20 +370,36 @@ static int adopt_collection(vmrp_writer *w)
                            "Pruning is not available yet: start a new archive for new points "
                            "(a higher limit is set with --max-points when an archive is created)",
                            w->label, ci->point_count);
+    if (!ci->encrypted && (w->encrypt_new))
+        return writer_fail(w, VMRP_E_USAGE,
+                           "%s is not encrypted: encryption is chosen when an archive is created",
+                           w->label);
+    if (ci->encrypted && w->slots.recipient_count)
+        return writer_fail(w, VMRP_E_USAGE,
+                           "%s: recipients are fixed when an encrypted archive is created; give "
+                           "--identity to open it, or nothing to append without its key",
+                           w->label);
     memcpy(w->header, r->header, FH_SIZE);
     w->block_size = ci->block_size;
     w->max_points = ci->max_points;
     w->sequence = ci->point_count + 1;
-    const vmrp_point_info *last = vmrp_reader_point(r, ci->point_count - 1);
-    w->prev_commit_offset = last->commit_offset;
-    memcpy(w->prev_commit_hash, last->commit_hash, HASH_SIZE);
+    w->prev_commit_offset = r->head_offset;
+    memcpy(w->prev_commit_hash, ci->head_hash, HASH_SIZE);
+    if (ci->encrypted) {
+        w->crypt = r->crypt;
+        w->stats.keyless = !r->crypt->unlocked;
+        new_segment_keys(w, ci->point_count,
+                         r->crypt->unlocked ? reader_id_key(r, ci->point_count - 1) : NULL);
+    }
     for (uint32_t k = 0; k < r->npoints; k++) {
         const point_meta *pm = &r->points[k];
+        if (w->id_key && sodium_memcmp(reader_id_key(r, k), w->id_key, KEY_SIZE) != 0)
+            continue; /* Content_Hashes keyed otherwise */
         for (uint32_t f = 0; f < pm->info.config_file_count; f++)
             if (pm->file_records[f] && blocktab_put(w->files, pm->file_hashes[f], pm->file_records[f]))
                 return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     }
-    int rc = reader_collect_blocks(r, w->blocks);
+    int rc = reader_collect_blocks(r, w->blocks, w->id_key);
     if (rc)
         return writer_fail(w, rc, "%s", vmrp_reader_error_string(r));
     w->base = ci->committed_size;
@@ -282,7 +408,7 @@ static int adopt_collection(vmrp_writer *w)
         return writer_fail(w, VMRP_E_IO, "%s: seek failed: %s", w->label, strerror(errno));
     w->rollback = 1;
     w->rollback_size = w->base;
-    return VMRP_OK;
+    return w->crypt ? write_keys(w, NULL) : VMRP_OK;
 }
 
 int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options *opts)
@@ -321,6 +447,10 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
     w->prev = vmrp_reader_new();
     if (!w->prev)
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    /* An encrypted archive is opened with the key given, or, with none,
+     * read only as far as its commit chain (a keyless append). */
+    vmrp_reader_set_decryption(w->prev, w->identity, w->passphrase ? writer_passphrase : NULL, w);
+    w->prev->keyless_ok = !w->identity && !w->passphrase;
     uint64_t torn = 0;
     rc = size == 0 ? VMRP_OK : reader_open_internal(w->prev, fd, path, &torn);
     if (rc == VMRP_E_NOT_ARCHIVE)
@@ -333,7 +463,7 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
                            "%s: damaged after offset %llu (a commit there does not check); "
                            "refusing to append. Run 'vmrp verify %s' for details",
                            path, (unsigned long long)w->prev->coll.committed_size, path);
-    if (size == 0 || w->prev->npoints == 0) {
+    if (size == 0 || w->prev->coll.point_count == 0) {
         /* An interrupted creation: nothing was ever committed. */
         w->stats.dropped_tail = size;
         vmrp_reader_free(w->prev);
@@ -372,6 +502,8 @@ int vmrp_writer_repair(vmrp_writer *w, const char *path, uint64_t *dropped)
     }
     vmrp_reader *r = vmrp_reader_new();
     uint64_t torn = 0;
+    if (r)
+        r->keyless_ok = 1; /* commits are found without any key */
     rc = r ? reader_open_internal(r, fd, path, &torn) : VMRP_E_NOMEM;
     if (rc)
         writer_fail(w, rc, "%s", r ? vmrp_reader_error_string(r) : "out of memory");
@@ -490,7 +622,7 @@ int vmrp_writer_add_config_file(vmrp_writer *w, const char *name, uint32_t mode,
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     f->mode = mode;
     f->size = size;
-    hash_buf(f->hash, data, size);
+    id_hash(f->hash, data, size, w->id_key);
     if (size > 0) {
         f->record = blocktab_get(w->files, f->hash);
         if (f->record == 0) {
@@ -522,7 +654,12 @@ void vmrp_writer_free(vmrp_writer *w)
     }
     if (w->fd >= 0 && !w->stream)
         close(w->fd);
-    vmrp_reader_free(w->prev);
+    vmrp_reader_free(w->prev); /* and the keys it holds */
+    if (w->own_crypt)
+        crypt_free(w->crypt);
+    if (w->passphrase)
+        sodium_free(w->passphrase);
+    free(w->recipients);
     for (size_t i = 0; i < w->ndisks; i++) {
         free(w->disks[i].name);
         free(w->disks[i].map_offsets);

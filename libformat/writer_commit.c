@@ -65,7 +65,8 @@ static int write_point(vmrp_writer *w, uint64_t *offset)
         memcpy(p + PD_OFF_FAMILY_ID, d->family_id, ID_SIZE);
         le64_store(p + PD_OFF_DISK_SIZE, d->size);
         le32_store(p + PD_OFF_SECTOR_SIZE, d->sector_size);
-        le32_store(p + PD_OFF_FLAGS, d->excluded ? DISK_FLAG_EXCLUDED : 0);
+        le32_store(p + PD_OFF_FLAGS,
+                   (d->excluded ? DISK_FLAG_EXCLUDED : 0) | (d->full ? DISK_FLAG_FULL : 0));
         le64_store(p + PD_OFF_CHANGED, d->changed);
         le64_store(p + PD_OFF_STORED, d->stored_bytes);
         le32_store(p + PD_OFF_MAP_COUNT, d->nmaps);
@@ -136,7 +137,9 @@ static int sync_or_fail(vmrp_writer *w)
  * The files are referenced, not stored again. */
 static int inherit_configuration(vmrp_writer *w)
 {
-    const point_meta *last = w->prev ? &w->prev->points[w->prev->npoints - 1] : NULL;
+    /* (a writer without the key of an encrypted archive sees no points) */
+    const point_meta *last =
+        w->prev && w->prev->npoints ? &w->prev->points[w->prev->npoints - 1] : NULL;
     if (!w->meta) {
         const char *src = last ? last->info.source_metadata : "{}";
         size_t len = last ? last->info.source_metadata_size : 2;

@@ -147,7 +147,7 @@ static void hash_slot(void *ctx, size_t i, unsigned worker)
     const unsigned char *data = b->data + i * bs;
     b->slots[i].zero = is_zero(data, bs);
     if (!b->slots[i].zero)
-        hash_buf(b->slots[i].id, data, bs);
+        id_hash(b->slots[i].id, data, bs, b->j->w->id_key);
 }
 
 static void build_slot(void *ctx, size_t i, unsigned worker)
@@ -159,11 +159,26 @@ static void build_slot(void *ctx, size_t i, unsigned worker)
     vmrp_writer *w = b->j->w;
     unsigned char *out = b->recs + i * b->rec_cap;
     s->rec_len = writer_build_record(w->worker_codecs[worker], REC_BLOCK, w->codec_id, w->level,
-                                     b->data + i * w->block_size, w->block_size, out, b->rec_cap);
+                                     b->data + i * w->block_size, w->block_size,
+                                     writer_encrypts(w, REC_BLOCK), out, b->rec_cap);
     if (s->rec_len < 0)
         b->failed = 1;
-    else
+    else if (!w->crypt)
         hash_buf(s->rec_hash, out, (size_t)s->rec_len);
+}
+
+/* Encrypted records are bound to their offset, known only once the batch
+ * is laid out; they are sealed, and then hashed, in a second pass. */
+static void seal_slot(void *ctx, size_t i, unsigned worker)
+{
+    (void)worker;
+    batch *b = ctx;
+    bslot *s = &b->slots[i];
+    if (!s->store)
+        return;
+    unsigned char *rec = b->recs + i * b->rec_cap;
+    writer_seal(b->j->w, rec, (size_t)s->rec_len, s->record);
+    hash_buf(s->rec_hash, rec, (size_t)s->rec_len);
 }
 
 /* Decide, in block order, what each block of the batch needs. */
@@ -208,13 +223,19 @@ static int commit_batch(batch *b)
     disk_job *j = b->j;
     vmrp_writer *w = j->w;
     size_t count = 0, len = 0;
+    for (size_t i = 0, at = 0; i < b->n; i++)
+        if (b->slots[i].store) {
+            b->slots[i].record = w->pos + at;
+            at += (size_t)b->slots[i].rec_len;
+        }
+    if (w->crypt)
+        pool_for(w->workers, b->n, seal_slot, b);
     for (size_t i = 0; i < b->n; i++) {
         bslot *s = &b->slots[i];
         if (!s->store)
             continue;
         /* pack the built records back to back, in block order */
         memmove(b->recs + len, b->recs + i * b->rec_cap, (size_t)s->rec_len);
-        s->record = w->pos + len;
         blocktab_set(w->blocks, s->id, s->record);
         len += (size_t)s->rec_len;
         j->d->stored_bytes += (uint64_t)s->rec_len;
@@ -340,7 +361,7 @@ static int read_disk(disk_job *j, int fd, const uint64_t (*windows)[2], size_t n
     memset(&b, 0, sizeof b);
     b.j = j;
     b.cap = BATCH_BYTES / bs ? BATCH_BYTES / bs : 1;
-    b.rec_cap = RH_SIZE + codec_bound(bs);
+    b.rec_cap = writer_record_bound(w, bs);
     b.slots = calloc(b.cap, sizeof *b.slots);
     b.data = malloc(b.cap * bs);
     b.recs = malloc(b.cap * b.rec_cap);
@@ -416,6 +437,18 @@ static int ranges_to_windows(vmrp_writer *w, const vmrp_extent *ranges, size_t n
     return VMRP_OK;
 }
 
+/* Whether the point holding disk entry di has this segment's Id_Key. */
+static int same_id_key(const vmrp_writer *w, const vmrp_disk_info *di)
+{
+    const vmrp_reader *r = w->prev;
+    for (uint32_t k = 0; k < r->npoints; k++) {
+        const vmrp_point_info *pi = &r->points[k].info;
+        if (di >= pi->disks && di < pi->disks + pi->disk_count)
+            return sodium_memcmp(reader_id_key(r, k), w->id_key, KEY_SIZE) == 0;
+    }
+    return 0;
+}
+
 int vmrp_writer_add_disk(vmrp_writer *w, const char *name, int fd, const char *label)
 {
     return vmrp_writer_add_disk_ranges(w, name, fd, label, NULL, 0);
@@ -452,6 +485,18 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
         rc = reader_resolve_latest(w->prev, name, &prev, &j.nprev, &latest, &included);
         if (rc)
             return writer_fail(w, rc, "%s", vmrp_reader_error_string(w->prev));
+    }
+    /* In an encrypted collection a map is a delta only against Block_Ids
+     * of the same Id_Key, and only within one family; otherwise (no key, a
+     * point written without it, a family restarted by such a point) the
+     * disk is stored whole and its map marked FULL. */
+    if (w->crypt && (!included || !same_id_key(w, included) ||
+                     memcmp(latest->family_id, included->family_id, ID_SIZE) != 0)) {
+        d->full = 1;
+        free(prev);
+        prev = NULL;
+        j.nprev = 0;
+        included = NULL;
     }
     j.prev = prev;
     if (latest)

@@ -10,6 +10,7 @@ typedef struct {
     uint64_t size;
     uint32_t sector_size;
     int excluded;
+    int full;      /* encrypted: the map lists every block (FULL) */
     uint64_t changed;
     uint64_t stored_bytes;
     uint64_t *map_offsets;
@@ -67,6 +68,16 @@ struct vmrp_writer_s {
     unsigned char *buf; /* record being written */
     size_t bufcap;
     const vmrp_key *signer; /* signs the commit when set */
+    /* Encryption: what was asked, and the keys in use. */
+    int encrypt_new;          /* make a new collection encrypted */
+    keys_slots slots;         /* its key slots */
+    char *passphrase;         /* sodium_malloc'd copy */
+    const vmrp_key *identity;
+    const vmrp_key **recipients;
+    crypt_keys *crypt;        /* NULL when not encrypted; owned when own_crypt */
+    int own_crypt;
+    seg_keys *seg;            /* this segment's keys (in crypt) */
+    const unsigned char *id_key; /* keys Block_Ids; NULL when not encrypted */
     vmrp_writer_stats stats;
     vmrp_progress_fn progress;
     void *progress_ctx;
@@ -83,7 +94,14 @@ int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, 
  * which holds RH_SIZE + codec_bound(raw_len) bytes. Thread-safe given its
  * own codec_ctx. Returns the record size, or a negative vmrp_error. */
 long writer_build_record(codec_ctx *c, uint8_t type, int codec, int level, const void *raw,
-                         size_t raw_len, unsigned char *out, size_t out_cap);
+                         size_t raw_len, int encrypt, unsigned char *out, size_t out_cap);
+/* Bytes a built record of raw_len may take. */
+size_t writer_record_bound(const vmrp_writer *w, size_t raw_len);
+/* Encrypt a built record in place for where it goes (no-op when the
+ * record type is not encrypted or the collection is not). */
+void writer_seal(const vmrp_writer *w, unsigned char *rec, size_t len, uint64_t offset);
+/* Whether records of this type are encrypted in this writer's archive. */
+int writer_encrypts(const vmrp_writer *w, uint8_t type);
 /* Index and append records already built: `len` bytes holding `count`
  * records back to back, whose sizes and hashes are given. */
 int writer_append_built(vmrp_writer *w, uint8_t type, const unsigned char *recs, size_t len,

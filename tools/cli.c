@@ -189,7 +189,41 @@ const char *cli_human(uint64_t bytes, char buf[32])
     return buf;
 }
 
-static int load_key(const char *cmd, const char *path, int secret, vmrp_key **out)
+/* What a subcommand loads a key for: which half, which kind, and the
+ * option that names it in messages. */
+typedef struct {
+    int secret;
+    int kind; /* vmrp_key_type */
+    const char *option;
+    const char *needs; /* "a signing key", ... */
+} key_use;
+
+static const key_use USE_SIGN = {1, VMRP_KEY_SIGNING, "--sign", "a signing key"};
+static const key_use USE_PUBKEY = {0, VMRP_KEY_SIGNING, "--pubkey", "a signing public key"};
+static const key_use USE_IDENTITY = {1, VMRP_KEY_ENCRYPTION, "--identity",
+                                     "an encryption secret key"};
+static const key_use USE_RECIPIENT = {0, VMRP_KEY_ENCRYPTION, "--recipient",
+                                      "an encryption public key"};
+
+/* The key being loaded already reports the file's kind when the library
+ * asks for its passphrase: a key of the wrong kind is refused unasked. */
+typedef struct {
+    const vmrp_key *key;
+    const key_use *use;
+    int wrong_kind;
+} key_ask_ctx;
+
+static int ask_if_right_kind(void *ctx, const char *path, char *buf, size_t size)
+{
+    key_ask_ctx *a = ctx;
+    if (vmrp_key_kind(a->key) != a->use->kind) {
+        a->wrong_kind = 1;
+        return -1;
+    }
+    return passphrase_ask(NULL, path, buf, size);
+}
+
+static int load_key(const char *cmd, const char *path, const key_use *use, vmrp_key **out)
 {
     vmrp_key *k = vmrp_key_new();
     *out = NULL;
@@ -197,8 +231,18 @@ static int load_key(const char *cmd, const char *path, int secret, vmrp_key **ou
         cli_error(cmd, "out of memory");
         return EXIT_RUNTIME;
     }
-    int rc = secret ? vmrp_key_load_secret(k, path, passphrase_ask, NULL)
-                    : vmrp_key_load_public(k, path);
+    key_ask_ctx ask = {k, use, 0};
+    int rc = use->secret ? vmrp_key_load_secret(k, path, ask_if_right_kind, &ask)
+                         : vmrp_key_load_public(k, path);
+    int wrong = ask.wrong_kind || (rc == VMRP_OK && vmrp_key_kind(k) != use->kind);
+    if (wrong) {
+        cli_error(cmd, "%s: is %s; %s needs %s made by %s", path,
+                  use->kind == VMRP_KEY_SIGNING ? "an encryption key" : "a signing key",
+                  use->option, use->needs,
+                  use->kind == VMRP_KEY_SIGNING ? "'vmrp keygen'" : "'vmrp keygen --encryption'");
+        vmrp_key_free(k);
+        return EXIT_KEY;
+    }
     if (rc != VMRP_OK) {
         cli_error(cmd, "%s", vmrp_key_error_string(k));
         vmrp_key_free(k);
@@ -210,29 +254,61 @@ static int load_key(const char *cmd, const char *path, int secret, vmrp_key **ou
 
 int cli_load_public_key(const char *cmd, const char *path, vmrp_key **out)
 {
-    return load_key(cmd, path, 0, out);
+    return load_key(cmd, path, &USE_PUBKEY, out);
 }
 
 int cli_load_secret_key(const char *cmd, const char *path, vmrp_key **out)
 {
-    return load_key(cmd, path, 1, out);
+    return load_key(cmd, path, &USE_SIGN, out);
 }
 
-int cli_reader_new(const char *cmd, const char *pubkey_path, vmrp_reader **r, vmrp_key **key)
+int cli_load_identity(const char *cmd, const char *path, vmrp_key **out)
+{
+    return load_key(cmd, path, &USE_IDENTITY, out);
+}
+
+int cli_load_recipient(const char *cmd, const char *path, vmrp_key **out)
+{
+    return load_key(cmd, path, &USE_RECIPIENT, out);
+}
+
+int cli_reader_new(const char *cmd, const char *pubkey_path, const char *identity_path,
+                   int prompt, vmrp_reader **r, vmrp_key **key, vmrp_key **identity)
 {
     *r = NULL;
     *key = NULL;
+    *identity = NULL;
     int status;
     if (pubkey_path && (status = cli_load_public_key(cmd, pubkey_path, key)) != EXIT_OK)
         return status;
-    if (!(*r = vmrp_reader_new())) {
+    if (identity_path && (status = cli_load_identity(cmd, identity_path, identity)) != EXIT_OK) {
         vmrp_key_free(*key);
         *key = NULL;
+        return status;
+    }
+    if (!(*r = vmrp_reader_new())) {
+        vmrp_key_free(*key);
+        vmrp_key_free(*identity);
+        *key = *identity = NULL;
         cli_error(cmd, "out of memory");
         return EXIT_RUNTIME;
     }
     vmrp_reader_set_public_key(*r, *key);
+    /* without a prompt, a passphrase is used only when one is set */
+    vmrp_reader_set_decryption(*r, *identity,
+                               prompt                        ? passphrase_ask
+                               : passphrase_in_environment() ? passphrase_ask_quietly
+                                                             : NULL,
+                               NULL);
     return EXIT_OK;
+}
+
+uint64_t cli_key_id_value(const unsigned char id[8])
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | id[i];
+    return v;
 }
 
 int cli_read_file(const char *path, size_t max, char **data, size_t *size, char *err,

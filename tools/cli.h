@@ -49,14 +49,26 @@ int cli_parse_size(const char *s, uint64_t *out);
 const char *cli_human(uint64_t bytes, char buf[32]);
 
 /* Load a key for a subcommand; on failure prints the message and returns
- * the exit code (the key is then NULL). */
+ * the exit code (the key is then NULL). A key of the wrong kind is refused
+ * with EXIT_KEY, naming the file and the option:
+ *   public_key  --pubkey      signing public key
+ *   secret_key  --sign        signing secret key
+ *   identity    --identity    encryption secret key
+ *   recipient   --recipient   encryption public key (not a secret key file) */
 int cli_load_public_key(const char *cmd, const char *path, vmrp_key **out);
 int cli_load_secret_key(const char *cmd, const char *path, vmrp_key **out);
+int cli_load_identity(const char *cmd, const char *path, vmrp_key **out);
+int cli_load_recipient(const char *cmd, const char *path, vmrp_key **out);
 
 /* A new reader that, when pubkey_path is not NULL, requires every commit to
- * be signed by that key. Returns an exit code; on success *r and *key (NULL
- * without a key) belong to the caller. */
-int cli_reader_new(const char *cmd, const char *pubkey_path, vmrp_reader **r, vmrp_key **key);
+ * be signed by that key, and opens an encrypted archive with the identity
+ * file or a passphrase (from the environment, or when prompt is set also a
+ * terminal). Returns an exit code; on success *r, *key and *identity (NULL
+ * when not given) belong to the caller. */
+int cli_reader_new(const char *cmd, const char *pubkey_path, const char *identity_path,
+                   int prompt, vmrp_reader **r, vmrp_key **key, vmrp_key **identity);
+/* A key id as minisign prints it: its 8 bytes read as a little-endian u64. */
+uint64_t cli_key_id_value(const unsigned char id[8]);
 
 /* Read a whole small file (config, JSON) with a size cap. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *size, char *err,

@@ -6,13 +6,59 @@
 #include "commands.h"
 
 const char inspect_usage[] =
-    "usage: vmrp inspect ARCHIVE [POINT] [--json] [--pubkey PUBLIC_KEY]\n\n"
+    "usage: vmrp inspect ARCHIVE [POINT] [--json] [--pubkey PUBLIC_KEY]\n"
+    "                    [--identity SECRET_KEY]\n\n"
     "Lists the restore point collection and its points: disks with sizes, changed\n"
     "blocks and stored bytes, excluded disks, and config files. POINT (a name, a\n"
     "sequence number or 'latest') limits the listing to one point.\n\n"
     "  --json    one JSON object: formatVersion, restorePointCollectionId,\n"
     "            blockSize, maxPoints, timeCreated, restorePoints[...]\n"
-    "  --pubkey  refuse the archive unless every commit is signed by this key\n";
+    "  --pubkey    refuse the archive unless every commit is signed by this key\n"
+    "  --identity  open an encrypted archive with this encryption secret key;\n"
+    "              else a passphrase is taken from VMRP_PASSPHRASE, _FILE,\n"
+    "              _COMMAND or a prompt (exit 4 when no key opens it)\n";
+
+static void print_slots_json(const vmrp_reader *r, const vmrp_collection_info *ci)
+{
+    if (!ci->encrypted) {
+        printf("null");
+        return;
+    }
+    printf("{\"cipher\":\"XChaCha20-Poly1305\",\"keySlots\":[");
+    for (uint32_t i = 0; i < ci->key_slot_count; i++) {
+        vmrp_key_slot_info s;
+        if (vmrp_reader_key_slot(r, i, &s) != VMRP_OK)
+            break;
+        if (s.type == VMRP_SLOT_PASSPHRASE)
+            printf("%s{\"type\":\"passphrase\",\"kdf\":\"argon2id\",\"opslimit\":%llu,"
+                   "\"memlimitBytes\":%llu}",
+                   i ? "," : "", (unsigned long long)s.kdf_opslimit,
+                   (unsigned long long)s.kdf_memlimit);
+        else
+            printf("%s{\"type\":\"recipient\",\"keyId\":\"%016llX\"}", i ? "," : "",
+                   (unsigned long long)cli_key_id_value(s.key_id));
+    }
+    printf("]}");
+}
+
+static void print_slots_text(const vmrp_reader *r, const vmrp_collection_info *ci)
+{
+    if (!ci->encrypted)
+        return;
+    printf("encryption:  XChaCha20-Poly1305, %u key slot%s\n", ci->key_slot_count,
+           ci->key_slot_count == 1 ? "" : "s");
+    for (uint32_t i = 0; i < ci->key_slot_count; i++) {
+        vmrp_key_slot_info s;
+        if (vmrp_reader_key_slot(r, i, &s) != VMRP_OK)
+            break;
+        if (s.type == VMRP_SLOT_PASSPHRASE)
+            printf("  key slot %u: passphrase, Argon2id, %llu passes, %llu MiB\n", i + 1,
+                   (unsigned long long)s.kdf_opslimit, (unsigned long long)(s.kdf_memlimit >> 20));
+        else
+            printf("  key slot %u: recipient %016llX\n", i + 1,
+                   (unsigned long long)cli_key_id_value(s.key_id));
+    }
+}
 
 static void print_point_json(const vmrp_reader *r, const vmrp_point_info *p)
 {
@@ -54,9 +100,10 @@ static void print_point_json(const vmrp_reader *r, const vmrp_point_info *p)
         printf(",\"familyId\":");
         json_uuid(stdout, di->family_id);
         printf(",\"diskSizeBytes\":%llu,\"logicalSectorSize\":%u,\"changedBlocks\":%llu,"
-               "\"storedBytes\":%llu}",
+               "\"storedBytes\":%llu,\"full\":%s}",
                (unsigned long long)di->size_bytes, di->sector_size,
-               (unsigned long long)di->changed_blocks, (unsigned long long)di->stored_bytes);
+               (unsigned long long)di->changed_blocks, (unsigned long long)di->stored_bytes,
+               di->full || p->parent_sequence == 0 ? "true" : "false");
     }
     printf("]}");
 }
@@ -79,10 +126,11 @@ static void print_point_text(const vmrp_reader *r, const vmrp_point_info *p, uin
             printf("  disk %-12s excluded\n", di->name);
             continue;
         }
-        printf("  disk %-12s %s (%llu bytes, sector %u), changed blocks %llu (%s), stored %s, family %s\n",
+        printf("  disk %-12s %s (%llu bytes, sector %u), changed blocks %llu (%s), stored %s, family %s%s\n",
                di->name, cli_human(di->size_bytes, h1), (unsigned long long)di->size_bytes,
                di->sector_size, (unsigned long long)di->changed_blocks,
-               cli_human(di->changed_blocks * bs, h2), cli_human(di->stored_bytes, t), id);
+               cli_human(di->changed_blocks * bs, h2), cli_human(di->stored_bytes, t), id,
+               di->full ? ", full" : "");
     }
     for (uint32_t f = 0; f < p->config_file_count; f++)
         printf("  config file  %s (%llu bytes, mode %04o)\n", p->config_files[f].name,
@@ -93,15 +141,18 @@ int cmd_inspect(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
-        {"pubkey", required_argument, 0, 'p'}, {0, 0, 0, 0}};
+        {"pubkey", required_argument, 0, 'p'}, {"identity", required_argument, 0, 'i'},
+        {0, 0, 0, 0}};
     int json = 0, c;
-    const char *pubkey = NULL;
+    const char *pubkey = NULL, *identity_path = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'j')
             json = 1;
         else if (c == 'p')
             pubkey = optarg;
+        else if (c == 'i')
+            identity_path = optarg;
         else if (c == 'h') {
             fputs(inspect_usage, stdout);
             return EXIT_OK;
@@ -112,9 +163,9 @@ int cmd_inspect(int argc, char **argv)
         return cli_usage_error("inspect", optind >= argc ? "ARCHIVE is missing" : "too many arguments");
     const char *archive = argv[optind];
     const char *spec = argc - optind == 2 ? argv[optind + 1] : NULL;
-    vmrp_key *key;
+    vmrp_key *key, *identity;
     vmrp_reader *r;
-    int status = cli_reader_new("inspect", pubkey, &r, &key);
+    int status = cli_reader_new("inspect", pubkey, identity_path, 1, &r, &key, &identity);
     if (status != EXIT_OK)
         return status;
     int rc = vmrp_reader_open(r, archive);
@@ -125,6 +176,7 @@ int cmd_inspect(int argc, char **argv)
         cli_error("inspect", "%s", vmrp_reader_error_string(r));
         vmrp_reader_free(r);
         vmrp_key_free(key);
+        vmrp_key_free(identity);
         return cli_exit_code(rc);
     }
     const vmrp_collection_info *ci = vmrp_reader_collection(r);
@@ -138,9 +190,11 @@ int cmd_inspect(int argc, char **argv)
         json_time(stdout, ci->time_created_us);
         printf(",\"pointCount\":%u,\"headHash\":", n);
         json_hex(stdout, ci->head_hash, 32);
-        printf(",\"uncommittedTailBytes\":%llu,\"tailDamaged\":%s,\"restorePoints\":[",
+        printf(",\"uncommittedTailBytes\":%llu,\"tailDamaged\":%s,\"encryption\":",
                (unsigned long long)(ci->file_size - ci->committed_size),
                ci->tail_damaged ? "true" : "false");
+        print_slots_json(r, ci);
+        printf(",\"restorePoints\":[");
         for (uint32_t i = from; i < to; i++) {
             if (i > from)
                 putchar(',');
@@ -154,6 +208,7 @@ int cmd_inspect(int argc, char **argv)
         printf("archive:     %s\nformat:      %u.%u\ncollection:  %s\ncreated:     %s\n"
                "block size:  %u\npoints:      %u of at most %u\n",
                archive, ci->format_major, ci->format_minor, id, t, ci->block_size, n, ci->max_points);
+        print_slots_text(r, ci);
         if (ci->file_size > ci->committed_size)
             printf("warning:     %llu bytes after the last valid commit (%s)\n",
                    (unsigned long long)(ci->file_size - ci->committed_size),
@@ -163,5 +218,6 @@ int cmd_inspect(int argc, char **argv)
     }
     vmrp_reader_free(r);
     vmrp_key_free(key);
+    vmrp_key_free(identity);
     return EXIT_OK;
 }

@@ -1,5 +1,5 @@
 /* cmd_keygen.c - vmrp keygen: an Ed25519 signing key pair in minisign's
- * formats. */
+ * formats, or with --encryption an X25519 key pair for encrypted archives. */
 #include <getopt.h>
 #include <string.h>
 
@@ -10,12 +10,15 @@
 #include "passphrase.h"
 
 const char keygen_usage[] =
-    "usage: vmrp keygen --secret-key FILE --public-key FILE [--no-passphrase]\n\n"
+    "usage: vmrp keygen [--encryption] --secret-key FILE --public-key FILE [--no-passphrase]\n\n"
     "Makes an Ed25519 signing key pair in minisign's formats (keys made by\n"
-    "'minisign -G' work too). The secret key file is created with mode 0600 and\n"
-    "protected by a passphrase (scrypt, as minisign does) taken from\n"
-    "VMRP_PASSPHRASE, VMRP_PASSPHRASE_FILE, VMRP_PASSPHRASE_COMMAND or a prompt;\n"
-    "--no-passphrase stores it unprotected. Existing files are never replaced.\n";
+    "'minisign -G' work too), for pack --sign and --pubkey. With --encryption it\n"
+    "makes an X25519 encryption key pair instead: the public key for\n"
+    "pack --recipient, the secret key for --identity. The secret key file is\n"
+    "created with mode 0600 and protected by a passphrase (scrypt, as minisign\n"
+    "does) taken from VMRP_PASSPHRASE, VMRP_PASSPHRASE_FILE,\n"
+    "VMRP_PASSPHRASE_COMMAND or a prompt; --no-passphrase stores it unprotected.\n"
+    "Existing files are never replaced.\n";
 
 int cmd_keygen(int argc, char **argv)
 {
@@ -24,7 +27,7 @@ int cmd_keygen(int argc, char **argv)
         {"no-passphrase", no_argument, 0, 'n'},    {"encryption", no_argument, 0, 'e'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     const char *sk = NULL, *pk = NULL;
-    int no_pass = 0, c;
+    int no_pass = 0, encryption = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -38,9 +41,8 @@ int cmd_keygen(int argc, char **argv)
             no_pass = 1;
             break;
         case 'e':
-            cli_error("keygen", "--encryption: encrypted archives are not supported by this "
-                                "version (format 1.1 signs; encryption comes later)");
-            return EXIT_USAGE;
+            encryption = 1;
+            break;
         case 'h':
             fputs(keygen_usage, stdout);
             return EXIT_OK;
@@ -57,7 +59,9 @@ int cmd_keygen(int argc, char **argv)
         return EXIT_KEY;
     }
     vmrp_key *k = vmrp_key_new();
-    int rc = k ? vmrp_key_generate(k) : VMRP_E_NOMEM;
+    int rc = VMRP_E_NOMEM;
+    if (k)
+        rc = encryption ? vmrp_key_generate_encryption(k) : vmrp_key_generate(k);
     if (rc == VMRP_OK)
         rc = vmrp_key_save(k, sk, pk, no_pass ? NULL : pass);
     sodium_memzero(pass, sizeof pass);
@@ -68,7 +72,8 @@ int cmd_keygen(int argc, char **argv)
     }
     char id[17];
     vmrp_key_id(k, id);
-    fprintf(stderr, "vmrp keygen: key %s: secret key %s (%s), public key %s\n", id, sk,
+    fprintf(stderr, "vmrp keygen: %s %s: secret key %s (%s), public key %s\n",
+            encryption ? "encryption key" : "key", id, sk,
             no_pass ? "unprotected" : "passphrase-protected", pk);
     vmrp_key_free(k);
     return EXIT_OK;

@@ -9,16 +9,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "cli.h"
 #include "commands.h"
 #include "config_input.h"
+#include "passphrase.h"
 
 const char pack_usage[] =
     "usage: vmrp pack ARCHIVE --disk NAME=PATH [--disk NAME=PATH ...] [--config VM.json]\n"
     "                 [--config-file PATH ...] [--name POINT] [--exclude-disk NAME ...]\n"
     "                 [--consistency crash|filesystem|application] [--block-size SIZE]\n"
     "                 [--compress zstd[:LEVEL]|zlib[:LEVEL]|none] [--max-points N]\n"
-    "                 [--sign SECRET_KEY [--minisig]] [--threads N] [--json] [--quiet]\n\n"
+    "                 [--sign SECRET_KEY [--minisig]] [--encrypt] [--recipient PUBLIC_KEY ...]\n"
+    "                 [--identity SECRET_KEY] [--threads N] [--json] [--quiet]\n\n"
     "Creates ARCHIVE with a first, full restore point, or appends a point that stores\n"
     "only the blocks changed since the latest one. ARCHIVE '-' streams a new archive\n"
     "to stdout.\n\n"
@@ -34,6 +38,16 @@ const char pack_usage[] =
     "  --max-points N          point limit of a new archive, 1..65535 (default 200)\n"
     "  --sign SECRET_KEY       sign the commit with an Ed25519 key (minisign format)\n"
     "  --minisig               also write ARCHIVE.minisig, which 'minisign -V' checks\n"
+    "  --encrypt               encrypt a new archive with a passphrase (Argon2id), from\n"
+    "                          VMRP_PASSPHRASE, _FILE, _COMMAND or a prompt; on an\n"
+    "                          encrypted archive, open it with that passphrase\n"
+    "  --recipient PUBLIC_KEY  encrypt a new archive to an encryption public key made by\n"
+    "                          'vmrp keygen --encryption' (repeatable; with or without\n"
+    "                          --encrypt). This host need not be able to read it back\n"
+    "  --identity SECRET_KEY   open an encrypted archive to append an incremental point.\n"
+    "                          With no key, a point is appended in full, unread\n"
+    "  --kdf-memory MIB        Argon2id memory for --encrypt, 1..1024 (default 64)\n"
+    "  --kdf-passes N          Argon2id passes for --encrypt, 1..10 (default 2)\n"
     "  --threads N             threads that hash and compress (default: one per core)\n"
     "  --changed-ranges NAME=FILE  read only these byte ranges of disk NAME (lines\n"
     "                          \"OFFSET LENGTH\", e.g. from a dirty bitmap via nbdinfo\n"
@@ -145,10 +159,11 @@ static void print_json(const char *archive, const vmrp_writer_stats *st, const c
            st->sequence, st->point_count);
     json_string(stdout, name);
     printf(",\"bytesRead\":%llu,\"changedBlocks\":%llu,\"newBlocks\":%llu,\"dedupBlocks\":%llu,"
-           "\"bytesWritten\":%llu,\"droppedTailBytes\":%llu}\n",
+           "\"bytesWritten\":%llu,\"droppedTailBytes\":%llu,\"keyless\":%s}\n",
            (unsigned long long)st->bytes_read, (unsigned long long)st->changed_blocks,
            (unsigned long long)st->new_blocks, (unsigned long long)st->dedup_blocks,
-           (unsigned long long)st->bytes_written, (unsigned long long)st->dropped_tail);
+           (unsigned long long)st->bytes_written, (unsigned long long)st->dropped_tail,
+           st->keyless ? "true" : "false");
 }
 
 /* The detached signature covers the whole file as committed, so stock
@@ -197,7 +212,9 @@ int cmd_pack(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"sign", required_argument, 0, 'S'},        {"minisig", no_argument, 0, 'M'},
         {"threads", required_argument, 0, 'T'},     {"changed-ranges", required_argument, 0, 'R'},
-        {0, 0, 0, 0}};
+        {"encrypt", no_argument, 0, 'E'},           {"recipient", required_argument, 0, 'r'},
+        {"identity", required_argument, 0, 'I'},    {"kdf-memory", required_argument, 0, 'K'},
+        {"kdf-passes", required_argument, 0, 'P'},  {0, 0, 0, 0}};
     disk_arg disks[256];
     ranges_arg ranges[256];
     size_t nranges = 0;
@@ -205,7 +222,11 @@ int cmd_pack(int argc, char **argv)
     const char *config_files[1024];
     size_t ndisks = 0, nexcluded = 0, nconfig_files = 0;
     const char *config = NULL, *name = NULL, *sign = NULL;
-    int minisig = 0;
+    int minisig = 0, encrypt = 0;
+    const char *recipient_paths[64], *identity_path = NULL;
+    size_t nrecipients = 0;
+    vmrp_encryption enc;
+    memset(&enc, 0, sizeof enc);
     int consistency = 0, json = 0, quiet = 0;
     vmrp_writer_options opts;
     memset(&opts, 0, sizeof opts);
@@ -300,6 +321,31 @@ int cmd_pack(int argc, char **argv)
         case 'M':
             minisig = 1;
             break;
+        case 'E':
+            encrypt = 1;
+            break;
+        case 'r':
+            if (nrecipients == 64)
+                return cli_usage_error("pack", "at most 64 --recipient keys");
+            recipient_paths[nrecipients++] = optarg;
+            break;
+        case 'I':
+            identity_path = optarg;
+            break;
+        case 'K':
+        case 'P': {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            long max = c == 'K' ? 1024 : 10;
+            if (!*optarg || *end || v < 1 || v > max)
+                return cli_usage_error("pack", "--%s takes 1..%ld, not '%s'",
+                                       c == 'K' ? "kdf-memory" : "kdf-passes", max, optarg);
+            if (c == 'K')
+                enc.kdf_memlimit = (uint64_t)v << 20;
+            else
+                enc.kdf_opslimit = (uint64_t)v;
+            break;
+        }
         case 'q':
             quiet = 1;
             break;
@@ -339,6 +385,20 @@ int cmd_pack(int argc, char **argv)
         return cli_usage_error("pack", "--json cannot share stdout with a streamed archive");
     if (stream && isatty(STDOUT_FILENO))
         return cli_usage_error("pack", "refusing to write an archive to a terminal");
+    /* What encryption means depends on whether the archive exists: a new
+     * one gets key slots, an encrypted one is opened (or appended to
+     * without its key). */
+    vmrp_collection_info existing;
+    int exists = !stream && vmrp_probe(archive, &existing) == VMRP_OK;
+    if (exists && !existing.encrypted && (encrypt || nrecipients))
+        return cli_usage_error("pack", "%s is not encrypted: encryption is chosen when an "
+                                       "archive is created", archive);
+    if (exists && existing.encrypted && nrecipients)
+        return cli_usage_error("pack", "%s: recipients are fixed when an encrypted archive is "
+                                       "created; give --identity to open it", archive);
+    if (!exists && identity_path)
+        return cli_usage_error("pack", "--identity opens an existing encrypted archive; a new "
+                                       "one is encrypted to --recipient keys");
 
     /* Every input is opened and checked before the archive is touched. */
     int status = EXIT_OK;
@@ -349,11 +409,38 @@ int cmd_pack(int argc, char **argv)
     size_t meta_len = 0;
     config_set files = {0};
     char err[512];
-    vmrp_key *key = NULL;
+    vmrp_key *key = NULL, *identity = NULL, *recipients[64] = {0};
     vmrp_extent *rext[256] = {0};
     size_t rn[256] = {0};
+    char *pass = NULL;
     if (sign && (status = cli_load_secret_key("pack", sign, &key)) != EXIT_OK)
         goto out;
+    for (size_t i = 0; i < nrecipients; i++)
+        if ((status = cli_load_recipient("pack", recipient_paths[i], &recipients[i])) != EXIT_OK)
+            goto out;
+    if (identity_path && (status = cli_load_identity("pack", identity_path, &identity)) != EXIT_OK)
+        goto out;
+    int unlock_with_pass = exists && existing.encrypted && !identity &&
+                           (encrypt || passphrase_in_environment());
+    if ((encrypt && !exists) || unlock_with_pass) {
+        if (!(pass = sodium_malloc(1024))) {
+            cli_error("pack", "out of secure memory");
+            status = EXIT_RUNTIME;
+            goto out;
+        }
+        int got = exists ? passphrase_ask(NULL, archive, pass, 1024)
+                         : passphrase_new(archive, pass, 1024);
+        if (got != 0 || !*pass) {
+            cli_error("pack", "%s: no passphrase: set VMRP_PASSPHRASE (or _FILE, _COMMAND) or "
+                              "run on a terminal", archive);
+            status = EXIT_KEY;
+            goto out;
+        }
+    }
+    enc.passphrase = pass;
+    enc.recipients = (const vmrp_key *const *)recipients;
+    enc.recipient_count = nrecipients;
+    enc.identity = identity;
     for (; opened < ndisks; opened++) {
         int excluded_too = 0;
         for (size_t k = 0; k < nexcluded; k++)
@@ -419,7 +506,9 @@ int cmd_pack(int argc, char **argv)
     cli_progress_init(&prog, "pack", quiet);
     vmrp_writer_set_progress(w, cli_progress_cb, &prog);
     vmrp_writer_set_progress_total(w, total);
-    int rc = stream ? vmrp_writer_open_stream(w, STDOUT_FILENO, "stdout", &opts)
+    int rc = vmrp_writer_set_encryption(w, &enc);
+    if (rc == VMRP_OK)
+        rc = stream ? vmrp_writer_open_stream(w, STDOUT_FILENO, "stdout", &opts)
                     : vmrp_writer_open(w, archive, &opts);
     if (rc == VMRP_OK && key)
         rc = vmrp_writer_set_signing_key(w, key);
@@ -429,6 +518,10 @@ int cmd_pack(int argc, char **argv)
         if (st.dropped_tail)
             cli_error("pack", "%s: removed %llu bytes of an interrupted append after the last commit",
                       archive, (unsigned long long)st.dropped_tail);
+        if (st.keyless && !quiet)
+            cli_error("pack", "%s is encrypted and no key was given: appending a full point that "
+                              "this host cannot read back (give --identity or a passphrase for an "
+                              "incremental one)", archive);
         rc = vmrp_writer_set_point(w, name, consistency);
     }
     if (rc == VMRP_OK && meta)
@@ -461,7 +554,8 @@ int cmd_pack(int argc, char **argv)
             fprintf(stderr, "vmrp pack: %s: point %u '%s' committed (%s): changed blocks %llu, "
                             "newly stored %llu, deduplicated %llu; read %s, wrote %s\n",
                     stream ? "stdout" : archive, st.sequence, name ? name : default_name,
-                    st.created ? "new archive" : "incremental", (unsigned long long)st.changed_blocks,
+                    st.created ? "new archive" : st.keyless ? "full, without the key" : "incremental",
+                    (unsigned long long)st.changed_blocks,
                     (unsigned long long)st.new_blocks, (unsigned long long)st.dedup_blocks,
                     cli_human(st.bytes_read, a), cli_human(st.bytes_written, b));
     }
@@ -473,6 +567,11 @@ out:
     free(meta);
     config_set_free(&files);
     vmrp_key_free(key);
+    vmrp_key_free(identity);
+    for (size_t i = 0; i < nrecipients; i++)
+        vmrp_key_free(recipients[i]);
+    if (pass)
+        sodium_free(pass);
     for (size_t i = 0; i < ndisks; i++)
         free(rext[i]);
     return status;

@@ -24,6 +24,9 @@ const char restore_usage[] =
     "written as DIR/vm.json, DIR/config/..., DIR/disks/NAME.img. Every record is\n"
     "checked against the archive's hashes before its data is written.\n\n"
     "  --pubkey KEY  refuse the archive unless every commit is signed by this key\n"
+    "  --identity KEY  open an encrypted archive with this encryption secret key;\n"
+    "                else a passphrase comes from VMRP_PASSPHRASE, _FILE, _COMMAND\n"
+    "                or a prompt (exit 4 when no key opens it)\n"
     "  --force   replace an existing file or device, or write into a non-empty DIR\n"
     "  --quiet   no progress on stderr\n";
 
@@ -297,8 +300,9 @@ int cmd_restore(int argc, char **argv)
         {"point", required_argument, 0, 'p'}, {"disk", required_argument, 0, 'd'},
         {"output", required_argument, 0, 'o'}, {"force", no_argument, 0, 'f'},
         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
-        {"pubkey", required_argument, 0, 'k'}, {0, 0, 0, 0}};
-    const char *pubkey = NULL;
+        {"pubkey", required_argument, 0, 'k'}, {"identity", required_argument, 0, 'i'},
+        {0, 0, 0, 0}};
+    const char *pubkey = NULL, *identity_path = NULL;
     const char *point = "latest", *disk = NULL, *out = NULL;
     int force = 0, quiet = 0, c;
     optind = 1;
@@ -322,6 +326,9 @@ int cmd_restore(int argc, char **argv)
         case 'k':
             pubkey = optarg;
             break;
+        case 'i':
+            identity_path = optarg;
+            break;
         case 'h':
             fputs(restore_usage, stdout);
             return EXIT_OK;
@@ -339,9 +346,9 @@ int cmd_restore(int argc, char **argv)
     int as_tar = olen > 4 && strcmp(out + olen - 4, ".tar") == 0;
     if (!disk && strcmp(out, "-") == 0)
         return cli_usage_error("restore", "a whole VM cannot go to stdout; give --disk NAME or a DIR");
-    vmrp_key *key;
+    vmrp_key *key, *identity;
     vmrp_reader *r;
-    int status = cli_reader_new("restore", pubkey, &r, &key);
+    int status = cli_reader_new("restore", pubkey, identity_path, 1, &r, &key, &identity);
     if (status != EXIT_OK)
         return status;
     cli_progress prog;
@@ -375,5 +382,6 @@ int cmd_restore(int argc, char **argv)
                 vmrp_reader_point(r, j.index)->name, disk ? "disk" : "VM", out);
     vmrp_reader_free(r);
     vmrp_key_free(key);
+    vmrp_key_free(identity);
     return status;
 }

@@ -12,30 +12,27 @@
 #include "commands.h"
 
 const char verify_usage[] =
-    "usage: vmrp verify ARCHIVE [--pubkey PUBLIC_KEY] [--expect-head HASH]\n"
-    "                   [--min-points N] [--json] [--quiet]\n\n"
+    "usage: vmrp verify ARCHIVE [--pubkey PUBLIC_KEY] [--identity SECRET_KEY]\n"
+    "                   [--expect-head HASH] [--min-points N] [--json] [--quiet]\n\n"
     "Reads the whole archive ('-' reads stdin) and checks the header, that records\n"
     "tile the file, every record against the hash in its index, every index against\n"
     "its commit, the chain of commits, every point's metadata and block map, and\n"
     "that every stored block decompresses to its identity.\n"
     "Exit 0 when everything holds, 1 with a message naming the point and byte\n"
-    "offset when something does not.\n\n"
+    "offset when something does not.\n"
+    "An encrypted archive is checked without its key as far as that goes: every\n"
+    "record against the hashes its commits (and signatures) cover, the structure\n"
+    "and the key records. With --identity or a passphrase in VMRP_PASSPHRASE,\n"
+    "_FILE or _COMMAND (never a prompt), contents are decrypted and checked too.\n\n"
     "  --pubkey KEY       every commit must be signed by this Ed25519 key\n"
     "                     (minisign public key file); reports the key id\n"
+    "  --identity KEY     decrypt an encrypted archive with this encryption key\n"
     "  --expect-head HASH fail unless the last commit's hash is HASH (as printed\n"
     "                     by an earlier verify): detects a rollback\n"
     "  --min-points N     fail when the archive holds fewer than N points\n"
     "  --json             print {\"ok\", \"points\", \"records\", \"blocks\", \"bytes\",\n"
     "                     \"headHash\", \"signedPoints\", \"keyId\", \"error\"}\n"
     "  --quiet   no progress, no summary line\n";
-
-static uint64_t le64(const unsigned char b[8])
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | b[i];
-    return v;
-}
 
 int cmd_verify(int argc, char **argv)
 {
@@ -44,10 +41,11 @@ int cmd_verify(int argc, char **argv)
                                              {"expect-head", required_argument, 0, 'e'},
                                              {"min-points", required_argument, 0, 'm'},
                                              {"quiet", no_argument, 0, 'q'},
+                                             {"identity", required_argument, 0, 'i'},
                                              {"help", no_argument, 0, 'h'},
                                              {0, 0, 0, 0}};
     int json = 0, quiet = 0, c;
-    const char *pubkey = NULL, *expect_head = NULL;
+    const char *pubkey = NULL, *expect_head = NULL, *identity_path = NULL;
     long min_points = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -67,6 +65,8 @@ int cmd_verify(int argc, char **argv)
         }
         else if (c == 'q')
             quiet = 1;
+        else if (c == 'i')
+            identity_path = optarg;
         else if (c == 'h') {
             fputs(verify_usage, stdout);
             return EXIT_OK;
@@ -76,9 +76,9 @@ int cmd_verify(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage_error("verify", optind >= argc ? "ARCHIVE is missing" : "one ARCHIVE only");
     const char *archive = argv[optind];
-    vmrp_key *key;
+    vmrp_key *key, *identity;
     vmrp_reader *r;
-    int status = cli_reader_new("verify", pubkey, &r, &key);
+    int status = cli_reader_new("verify", pubkey, identity_path, 0, &r, &key, &identity);
     if (status != EXIT_OK)
         return status;
     int use_stdin = strcmp(archive, "-") == 0;
@@ -87,6 +87,7 @@ int cmd_verify(int argc, char **argv)
         cli_error("verify", "%s: %s", archive, strerror(errno));
         vmrp_reader_free(r);
         vmrp_key_free(key);
+        vmrp_key_free(identity);
         return EXIT_RUNTIME;
     }
     if (!use_stdin)
@@ -121,10 +122,12 @@ int cmd_verify(int argc, char **argv)
         json_hex(stdout, rep.head_hash, 32);
         printf(",\"signedPoints\":%u,\"keyId\":", rep.signed_points);
         if (rep.signed_points)
-            printf("\"%016llX\"", (unsigned long long)le64(rep.signer_key_id));
+            printf("\"%016llX\"", (unsigned long long)cli_key_id_value(rep.signer_key_id));
         else
             printf("null");
-        printf(",\"signaturesChecked\":%s,\"error\":", rep.signatures_checked ? "true" : "false");
+        printf(",\"signaturesChecked\":%s,\"encrypted\":%s,\"contentChecked\":%s,\"error\":",
+               rep.signatures_checked ? "true" : "false", rep.encrypted ? "true" : "false",
+               rep.content_checked ? "true" : "false");
         if (rc == VMRP_OK) {
             printf("null}\n");
         } else {
@@ -147,17 +150,23 @@ int cmd_verify(int argc, char **argv)
         printf("%s\n", head);
         if (rep.signatures_checked)
             printf("signed: every commit by key %016llX (signatures verified)\n",
-                   (unsigned long long)le64(rep.signer_key_id));
+                   (unsigned long long)cli_key_id_value(rep.signer_key_id));
         else if (rep.signed_points)
             printf("signed: %u of %u commits, %s %016llX (not checked: give --pubkey)\n",
                    rep.signed_points, rep.points,
                    rep.several_signers ? "by several keys, the last" : "by key",
-                   (unsigned long long)le64(rep.signer_key_id));
+                   (unsigned long long)cli_key_id_value(rep.signer_key_id));
         else
             printf("signed: no\n");
+        if (rep.encrypted && rep.content_checked)
+            printf("encrypted: yes, contents decrypted and checked\n");
+        else if (rep.encrypted)
+            printf("encrypted: yes, contents not checked (no key: records checked against "
+                   "their hashes only; give --identity or VMRP_PASSPHRASE)\n");
     }
     vmrp_reader_free(r);
     vmrp_key_free(key);
+    vmrp_key_free(identity);
     if (!use_stdin)
         close(fd);
     return cli_exit_code(rc);

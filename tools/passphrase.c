@@ -117,6 +117,19 @@ int passphrase_ask(void *ctx, const char *path, char *buf, size_t size)
     return from_tty(prompt, buf, size);
 }
 
+int passphrase_ask_quietly(void *ctx, const char *path, char *buf, size_t size)
+{
+    (void)ctx;
+    (void)path;
+    return from_environment(buf, size) == 0 ? 0 : -1;
+}
+
+int passphrase_in_environment(void)
+{
+    return getenv("VMRP_PASSPHRASE") || getenv("VMRP_PASSPHRASE_FILE") ||
+           getenv("VMRP_PASSPHRASE_COMMAND");
+}
+
 int passphrase_new(const char *what, char *buf, size_t size)
 {
     int rc = from_environment(buf, size);

@@ -33,7 +33,8 @@ START_TEST(test_header_round_trip)
     make_header(h);
     ck_assert_mem_eq(h, FH_MAGIC, FH_MAGIC_SIZE);
     ck_assert_uint_eq(le16_load(h + FH_OFF_MAJOR), 1);
-    ck_assert_uint_eq(le16_load(h + FH_OFF_MINOR), FORMAT_MINOR);
+    /* unencrypted: nothing of 1.2 is used, so the file says 1.1 */
+    ck_assert_uint_eq(le16_load(h + FH_OFF_MINOR), FORMAT_MINOR_PLAIN);
     ck_assert_uint_eq(le32_load(h + FH_OFF_HEADER_SIZE), 128);
     ck_assert(ut_all_zero(h + FH_OFF_INCOMPAT, 16));
     ck_assert(ut_all_zero(h + FH_OFF_RESERVED, FH_RESERVED_SIZE));
@@ -45,7 +46,8 @@ START_TEST(test_header_round_trip)
     memset(&ci, 0xee, sizeof ci);
     ck_assert_int_eq(parse(h, &ci), VMRP_OK);
     ck_assert_uint_eq(ci.format_major, 1);
-    ck_assert_uint_eq(ci.format_minor, FORMAT_MINOR);
+    ck_assert_uint_eq(ci.format_minor, FORMAT_MINOR_PLAIN);
+    ck_assert_int_eq(ci.encrypted, 0);
     ck_assert_mem_eq(ci.collection_id, coll_id, ID_SIZE);
     ck_assert_uint_eq(ci.block_size, 65536);
     ck_assert_uint_eq(ci.max_points, 200);
@@ -99,17 +101,22 @@ START_TEST(test_header_version)
         le16_store(h + FH_OFF_MAJOR, majors[i]);
         ck_assert_msg(parse(h, &ci) == VMRP_E_VERSION, "major %u, old hash", majors[i]);
     }
-    /* Every incompat bit is must-understand; 1.0 implements none. */
-    for (unsigned bit = 0; bit < 64; bit += 7) {
+    /* Every incompat bit is must-understand; 1.2 implements bit 0 only. */
+    for (unsigned bit = 1; bit < 64; bit += 7) {
         make_header(h);
         le64_store(h + FH_OFF_INCOMPAT, 1ull << bit);
         rehash(h);
         ck_assert_msg(parse(h, &ci) == VMRP_E_VERSION, "incompat bit %u", bit);
     }
     make_header(h);
-    le64_store(h + FH_OFF_INCOMPAT, FEATURE_INCOMPAT_ENCRYPTED);
+    le64_store(h + FH_OFF_INCOMPAT, FEATURE_INCOMPAT_ENCRYPTED | (1ull << 1));
     rehash(h);
     ck_assert_int_eq(parse(h, &ci), VMRP_E_VERSION);
+    /* ENCRYPTED is understood; an encrypted header is written as 1.2. */
+    header_encode_ex(h, coll_id, 65536, 200, 0, FEATURE_INCOMPAT_ENCRYPTED);
+    ck_assert_uint_eq(le16_load(h + FH_OFF_MINOR), FORMAT_MINOR);
+    ck_assert_int_eq(parse(h, &ci), VMRP_OK);
+    ck_assert_int_eq(ci.encrypted, 1);
     /* A newer minor version is accepted. */
     make_header(h);
     le16_store(h + FH_OFF_MINOR, FORMAT_MINOR + 6);

@@ -426,12 +426,17 @@ START_TEST(test_reserved_bytes)
             b.p[b.disk[d] + i] = 1;
             expect_corrupt(&b, "disk reserved byte");
         }
-    for (unsigned bit = 1; bit < 32; bit++) {
+    /* bit 1 is FULL (encrypted collections; the reader checks which) */
+    for (unsigned bit = 2; bit < 32; bit++) {
         payload b;
         build(&b);
         le32_store(b.p + b.disk[0] + PD_OFF_FLAGS, 1u << bit);
         expect_corrupt(&b, "unknown Disk_Flags bit");
     }
+    payload b;
+    build(&b);
+    le32_store(b.p + b.disk[0] + PD_OFF_FLAGS, DISK_FLAG_EXCLUDED | DISK_FLAG_FULL);
+    expect_corrupt(&b, "EXCLUDED and FULL");
 }
 END_TEST
 
