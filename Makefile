@@ -41,7 +41,8 @@ endif
 .PHONY: all lib demo check check-unit check-e2e check-asan check-valgrind check-fuzz deps docs \
         install uninstall clean fuzz bench
 
-all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/gendisk $(B)/faultinject.so
+all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/gendisk $(B)/faultinject.so \
+     $(B)/encvectors
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,6 +77,12 @@ $(B)/gendisk: tests/tools/gendisk.c
 	@mkdir -p $(B)
 	$(Q)$(CC) $(WARN) $(CFLAGS) -o $@ $<
 
+# A second implementation of the encryption constructions (libsodium only),
+# checked against the frozen fixtures' test vectors.
+$(B)/encvectors: tests/tools/encvectors.c
+	@mkdir -p $(B)
+	$(Q)$(CC) $(WARN) $(CFLAGS) -o $@ $< -lsodium -lzstd -lz
+
 -include $(LIB_OBJ:.o=.d) $(LIB_PIC:.o=.d) $(TOOL_OBJ:.o=.d)
 
 # ---- dependencies: Debian/Ubuntu packages, installed only when missing ----
@@ -102,7 +109,7 @@ check-unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do CK_DEFAULT_TIMEOUT=120 $$t || exit 1; done
 
 check-e2e: all
-	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk FAULTINJECT=$(CURDIR)/$(B)/faultinject.so sh tests/e2e/run.sh
+	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk ENCVECTORS=$(CURDIR)/$(B)/encvectors FAULTINJECT=$(CURDIR)/$(B)/faultinject.so sh tests/e2e/run.sh
 
 # Sanitizers: the whole suite again, built with ASan + UBSan.
 check-asan:
@@ -112,7 +119,7 @@ check-asan:
 all-asan:
 	$(Q)$(MAKE) --no-print-directory B=$(B) CFLAGS="$(CFLAGS)" all $(UNIT_BIN)
 	$(Q)for t in $(UNIT_BIN); do CK_DEFAULT_TIMEOUT=300 CK_FORK=no $$t || exit 1; done
-	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk FAULTINJECT=$(CURDIR)/$(B)/faultinject.so E2E_QUICK=1 sh tests/e2e/run.sh
+	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk ENCVECTORS=$(CURDIR)/$(B)/encvectors FAULTINJECT=$(CURDIR)/$(B)/faultinject.so E2E_QUICK=1 sh tests/e2e/run.sh
 
 # valgrind: the end-to-end tests once, zero errors and zero leaks.
 check-valgrind: all

@@ -239,6 +239,10 @@ static void decode_slot(void *ctx, size_t i, unsigned worker)
      * also name the data it claims, or an archive built inconsistently
      * could hand out other bytes than its map describes. */
     unsigned char id[HASH_SIZE];
+    /* Block_Ids of another id space (spec 5.1) are not the map's to name */
+    if (!b->s[i].problem && b->id_key &&
+        sodium_memcmp(reader_id_key(b->r, b->s[i].ref->segment), b->id_key, KEY_SIZE) != 0)
+        b->s[i].problem = "is a block of another id space (keyed with another Id_Key)";
     if (!b->s[i].problem) {
         id_hash(id, out, b->bs, b->id_key);
         if (memcmp(id, b->s[i].id, HASH_SIZE) != 0)
@@ -448,8 +452,12 @@ int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_i
     snprintf(what, sizeof what, "config file %.80s of point %u", fi->name, index + 1);
     unsigned char *raw = NULL;
     size_t len = 0;
-    int rc = reader_load_record(r, reader_find_record(r, pm->file_records[file_index]), REC_FILE,
-                                &raw, &len, what);
+    const rec_ref *ref = reader_find_record(r, pm->file_records[file_index]);
+    const unsigned char *id_key = reader_id_key(r, index);
+    if (ref && id_key && sodium_memcmp(reader_id_key(r, ref->segment), id_key, KEY_SIZE) != 0)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s names a record of another id space",
+                       r->label, what);
+    int rc = reader_load_record(r, ref, REC_FILE, &raw, &len, what);
     if (rc)
         return rc;
     unsigned char h[HASH_SIZE];

@@ -52,8 +52,9 @@ static void print_slots_text(const vmrp_reader *r, const vmrp_collection_info *c
         if (vmrp_reader_key_slot(r, i, &s) != VMRP_OK)
             break;
         if (s.type == VMRP_SLOT_PASSPHRASE)
-            printf("  key slot %u: passphrase, Argon2id, %llu passes, %llu MiB\n", i + 1,
-                   (unsigned long long)s.kdf_opslimit, (unsigned long long)(s.kdf_memlimit >> 20));
+            printf("  key slot %u: passphrase, Argon2id, %llu pass%s, %llu KiB\n", i + 1,
+                   (unsigned long long)s.kdf_opslimit, s.kdf_opslimit == 1 ? "" : "es",
+                   (unsigned long long)(s.kdf_memlimit >> 10));
         else
             printf("  key slot %u: recipient %016llX\n", i + 1,
                    (unsigned long long)cli_key_id_value(s.key_id));

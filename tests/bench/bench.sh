@@ -237,6 +237,18 @@ step vmrp "pack full" full grow "$VMRP_ARCHIVE" \
     "$VMRP" pack "$VMRP_ARCHIVE" --disk root="$ROOT" --disk data="$DATA" \
     --config vm.json --config-file config/domain.xml --name before --quiet --json $BENCH_VMRP_PACK_ARGS
 cp step.out pack1.json
+# The same pack with a passphrase slot and a recipient, every record
+# encrypted, the commit signed: what encryption and signing cost.
+BENCH_KEYS=$work/keys
+mkdir -p "$BENCH_KEYS"
+"$VMRP" keygen --secret-key "$BENCH_KEYS/sign.key" --public-key "$BENCH_KEYS/sign.pub" \
+    --no-passphrase 2> /dev/null || die "keygen failed"
+"$VMRP" keygen --encryption --secret-key "$BENCH_KEYS/enc.key" --public-key "$BENCH_KEYS/enc.pub" \
+    --no-passphrase 2> /dev/null || die "keygen --encryption failed"
+step vmrp "pack full, enc+signed" enc grow "$work/enc.vmrp" \
+    env VMRP_PASSPHRASE=bench "$VMRP" pack "$work/enc.vmrp" --disk root="$ROOT" --disk data="$DATA" \
+    --config vm.json --config-file config/domain.xml --name before --quiet --json \
+    --encrypt --recipient "$BENCH_KEYS/enc.pub" --sign "$BENCH_KEYS/sign.key" $BENCH_VMRP_PACK_ARGS
 if has tar; then
     step tar+zstd "pack full" full grow "$work/full.tar.zst" \
         tar -S -I "zstd -3 -q" -cf "$work/full.tar.zst" disks
@@ -329,6 +341,9 @@ fi
 
 # ---- 3c. verification of the whole archive / repository ----
 step vmrp verify verify none - "$VMRP" verify "$VMRP_ARCHIVE"
+step vmrp "verify enc, no key" - none - "$VMRP" verify "$work/enc.vmrp" --pubkey "$BENCH_KEYS/sign.pub"
+step vmrp "verify enc, with key" - none - \
+    "$VMRP" verify "$work/enc.vmrp" --pubkey "$BENCH_KEYS/sign.pub" --identity "$BENCH_KEYS/enc.key"
 if has tar; then
     step tar+zstd "verify (zstd -t)" verify none - zstd -tq "$work/full.tar.zst" "$work/incr.tar.zst"
 fi
@@ -354,6 +369,9 @@ step vmrp "restore 1 disk (root)" - alloc out/root.img \
     "$VMRP" restore "$VMRP_ARCHIVE" --disk root --output out/root.img
 same "$ROOT" out/root.img "vmrp restore (one disk)"
 rm -f out/root.img
+step vmrp "restore enc VM to dir" - alloc out/vmrp-enc \
+    "$VMRP" restore "$work/enc.vmrp" --identity "$BENCH_KEYS/enc.key" --output out/vmrp-enc/
+rm -rf out/vmrp-enc
 if has tar; then
     mkdir out/tar
     step tar+zstd "restore (extract)" restore alloc out/tar \
@@ -462,6 +480,11 @@ awk -F'|' '
                 printf " %-10s %s %s %s %s", "", ratio(rw[g], w[i]), ratio(rc[g], c[i]), ratio(rm[g], m[i]), ratio(rb[g], b[i])
             printf "\n"
         }
+        for (i = 1; i <= NR; i++)
+            if (tool[i] != "vmrp" && grp[i] == "full" && has["enc"])
+                printf "%-33s vs %-9s %-23s | %-10s %s %s %s %s\n", "vmrp pack full, enc+signed", \
+                    tool[i], st[i], "", ratio(rw["enc"], w[i]), ratio(rc["enc"], c[i]), \
+                    ratio(rm["enc"], m[i]), ratio(rb["enc"], b[i])
     }' "$ROWS"
 echo "(cpu = user + sys, of which sys in the kernel; ratios: vmrp's value divided by the peer's"
 echo " for the same step, below 1 means vmrp is lower)"

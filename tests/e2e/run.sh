@@ -5,7 +5,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d "${TMPDIR:-/tmp}/vmrp-e2e.XXXXXX")
 RESULTS="$root/results"
 : > "$RESULTS"
-export RESULTS VMRP GENDISK E2E_QUICK FAULTINJECT
+export RESULTS VMRP GENDISK E2E_QUICK FAULTINJECT ENCVECTORS
 export VMRP_FIXTURES="$here/../../fixtures"
 for t in "$here"/t_*.sh; do
     [ -f "$t" ] || continue

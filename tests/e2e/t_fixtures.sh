@@ -41,14 +41,45 @@ for fx_dir in "$VMRP_FIXTURES"/v*; do
         fx_count=$((fx_count + 1))
         fx_b=$(basename "$fx_a" .vmrp)
         fx_list=$fx_dir/$fx_b.sha256
-        expect_exit 0 "$fx_b: verify" vmrp verify "$fx_a"
+        # an encrypted fixture ships its test identity and passphrase
+        fx_open=
+        if [ -f "$fx_dir/test-encryption.key" ]; then
+            fx_open="--identity $fx_dir/test-encryption.key"
+            expect_exit 4 "$fx_b: restore without a key is exit 4" \
+                vmrp restore "$fx_a" --disk sys --output nokey.img
+            expect_err "key slots: passphrase, recipient" "$fx_b: the message names the key slots"
+            [ ! -e nokey.img ] && pass "$fx_b: nothing written without the key" ||
+                fail "$fx_b: nothing written without the key" "nokey.img exists"
+            expect_exit 0 "$fx_b: verify without the key" vmrp verify "$fx_a"
+            expect_out "contents not checked" "$fx_b: verify says the contents were not checked"
+            expect_exit 0 "$fx_b: verify with the identity" vmrp verify "$fx_a" $fx_open
+            expect_out "contents decrypted and checked" "$fx_b: verify decrypted every record"
+            VMRP_PASSPHRASE_FILE=$fx_dir/test-passphrase.txt expect_exit 0 \
+                "$fx_b: verify with the passphrase" vmrp verify "$fx_a"
+            expect_out "contents decrypted and checked" "$fx_b: the passphrase slot opens it too"
+            VMRP_PASSPHRASE=wrong expect_exit 4 "$fx_b: a wrong passphrase is exit 4" \
+                vmrp inspect "$fx_a"
+            if [ -n "$ENCVECTORS" ] && [ -f "$fx_dir/$fx_b.vectors" ]; then
+                # libsodium alone, with none of libvmrp, opens the archive
+                # and must print the frozen test vectors of the spec
+                if "$ENCVECTORS" "$fx_a" "$fx_dir/test-encryption.key" \
+                    "$fx_dir/test-passphrase.txt" > vectors.out 2> err &&
+                    cmp -s vectors.out "$fx_dir/$fx_b.vectors"; then
+                    pass "$fx_b: an independent decryption gives the frozen test vectors"
+                else
+                    fail "$fx_b: an independent decryption gives the frozen test vectors" \
+                        "$(diff vectors.out "$fx_dir/$fx_b.vectors" | head -3) $(head -1 err)"
+                fi
+            fi
+        fi
+        expect_exit 0 "$fx_b: verify" vmrp verify "$fx_a" $fx_open
         # a signed fixture ships its public key as test-signing.pub
         if [ -f "$fx_dir/test-signing.pub" ]; then
             expect_exit 0 "$fx_b: verify --pubkey" vmrp verify "$fx_a" --pubkey "$fx_dir/test-signing.pub"
             expect_out "signatures verified" "$fx_b: every commit's signature verified"
         fi
         expect_exit 0 "$fx_b: verify from stdin" sh -c "$VMRP verify - < \"\$1\"" sh "$fx_a"
-        expect_exit 0 "$fx_b: inspect --json" vmrp inspect "$fx_a" --json
+        expect_exit 0 "$fx_b: inspect --json" vmrp inspect "$fx_a" --json $fx_open
         if [ ! -s "$fx_list" ]; then
             fail "$fx_b: hash list" "$fx_list is missing or empty"
             continue
@@ -64,7 +95,7 @@ for fx_dir in "$VMRP_FIXTURES"/v*; do
             esac
             fx_out=$fx_b-$fx_p-$fx_name.img
             expect_exit 0 "$fx_b: restore point $fx_p disk $fx_name" \
-                vmrp restore "$fx_a" --point "$fx_p" --disk "$fx_name" --output "$fx_out"
+                vmrp restore "$fx_a" --point "$fx_p" --disk "$fx_name" --output "$fx_out" $fx_open
             fx_sha "$fx_out" "$fx_want" "$fx_b: point $fx_p disk $fx_name sha256"
             rm -f "$fx_out"
         done 3< "$fx_list"
@@ -73,7 +104,7 @@ for fx_dir in "$VMRP_FIXTURES"/v*; do
         for fx_p in $fx_points; do
             fx_d=$fx_b-vm$fx_p
             expect_exit 0 "$fx_b: restore point $fx_p whole VM" \
-                vmrp restore "$fx_a" --point "$fx_p" --output "$fx_d"
+                vmrp restore "$fx_a" --point "$fx_p" --output "$fx_d" $fx_open
             while read -r fx_lp fx_name fx_want <&3; do
                 [ "$fx_lp" = "$fx_p" ] || continue
                 case $fx_name in
