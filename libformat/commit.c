@@ -113,6 +113,8 @@ const char *commit_signature_problem(const vmrp_key *pubkey, const commit_info *
 {
     if (!pubkey)
         return NULL;
+    if (vmrp_key_kind(pubkey) != VMRP_KEY_SIGNING)
+        return "cannot be checked: the public key given is not a signing key";
     if (!(c->flags & COMMIT_FLAG_SIGNED))
         return "is not signed";
     if (memcmp(c->key_id, key_keynum(pubkey), KEY_ID_SIZE) != 0) {

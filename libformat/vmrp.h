@@ -206,9 +206,11 @@ typedef struct {
 typedef struct vmrp_key_s vmrp_key;
 
 /**
- * Supplies a passphrase when a secret key file is protected by one.
+ * Supplies a passphrase: for a secret key file protected by one (only once
+ * the file is known to hold a key of the kind wanted), or for an encrypted
+ * archive with a passphrase slot.
  * @param ctx  the pointer given with the callback
- * @param path the key file that needs it (for the prompt)
+ * @param path the key file or archive that needs it (for the prompt)
  * @param buf  where to write the NUL-terminated passphrase
  * @param size bytes available in @p buf
  * @return 0 when @p buf holds a passphrase, -1 when none is available.
@@ -251,9 +253,10 @@ VMRP_API int vmrp_key_save(vmrp_key *k, const char *secret_path, const char *pub
                            const char *passphrase) VMRP_CHECK_RESULT;
 
 /**
- * Load a public key file.
- * @return ::VMRP_OK, ::VMRP_E_NOT_FOUND, ::VMRP_E_KEY (not an Ed25519
- *         minisign public key), ::VMRP_E_IO.
+ * Load a public key file: a signing key (minisign's format) or an
+ * encryption key (vmrp_key_kind() tells which).
+ * @return ::VMRP_OK, ::VMRP_E_NOT_FOUND, ::VMRP_E_KEY (not a public key
+ *         file of either kind), ::VMRP_E_IO.
  */
 VMRP_API int vmrp_key_load_public(vmrp_key *k, const char *path) VMRP_CHECK_RESULT;
 

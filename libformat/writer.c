@@ -42,6 +42,8 @@ void vmrp_writer_get_stats(const vmrp_writer *w, vmrp_writer_stats *out)
 
 int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key)
 {
+    if (key && vmrp_key_kind(key) != VMRP_KEY_SIGNING)
+        return writer_fail(w, VMRP_E_USAGE, "the signing key is not a signing key (Ed25519)");
     if (key && !vmrp_key_has_secret(key))
         return writer_fail(w, VMRP_E_USAGE, "the signing key has no secret half");
     w->signer = key;
