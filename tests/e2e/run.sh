@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh - run every tests/e2e/t_*.sh in a fresh temporary directory and
 # print "N passed, M failed". Exit 1 when anything failed.
+# E2E_ONLY="t_a t_b" runs only those scripts (make check-e2e E2E_ONLY=t_a).
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d "${TMPDIR:-/tmp}/vmrp-e2e.XXXXXX")
 RESULTS="$root/results"
@@ -10,6 +11,7 @@ export VMRP_FIXTURES="$here/../../fixtures"
 for t in "$here"/t_*.sh; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .sh)
+    case " ${E2E_ONLY:-$name} " in *" $name "*) ;; *) continue ;; esac
     dir="$root/$name"
     mkdir -p "$dir"
     ( cd "$dir" && CASE_FILE=$name && . "$here/lib.sh" && . "$t" ) || \
