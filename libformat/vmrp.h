@@ -47,6 +47,22 @@
  * vmrp_reader_verify() reads an archive sequentially (a file or a pipe),
  * checks every byte against the hash chain and every block against its
  * identity, and reports the first problem with its byte offset.
+ *
+ * ### Signing and encryption
+ * - Signing: vmrp_writer_set_signing_key() with an Ed25519 key
+ *   (vmrp_key_generate(), vmrp_key_load_secret()) signs the commit; a
+ *   reader or verifier given vmrp_reader_set_public_key() refuses any commit
+ *   not signed by that key.
+ * - Encryption: vmrp_writer_set_encryption() before vmrp_writer_open()
+ *   makes a new archive encrypted, to a passphrase and/or recipients
+ *   (X25519 keys from vmrp_key_generate_encryption()); for an existing one it
+ *   gives the key that opens it, or nothing, for an append without the key
+ *   (a full point). Readers call vmrp_reader_set_decryption() before
+ *   opening; without a key, opening fails with ::VMRP_E_KEY. A verifier
+ *   without a key still checks every record against its hash and every
+ *   signature (vmrp_verify_report::content_checked is then 0).
+ * - Secret keys, passphrases and data keys are kept in sodium_malloc()'d
+ *   memory, wiped when freed, and never appear in messages.
  */
 #ifndef VMRP_H
 #define VMRP_H
