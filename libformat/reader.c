@@ -440,9 +440,9 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
             for (uint32_t e = 0; e < pj->disk_count; e++) {
                 int same_name = strcmp(pj->disks[e].name, pi->disks[d].name) == 0;
                 int same_family = memcmp(pj->disks[e].family_id, pi->disks[d].family_id, ID_SIZE) == 0;
+                int restart = r->coll.encrypted && (pi->disks[d].full || pi->disks[d].excluded);
                 if ((same_family && !same_name) ||
-                    (same_name && !same_family && !name_seen && !pi->disks[d].full &&
-                     !pi->disks[d].excluded))
+                    (same_name && !same_family && !name_seen && !restart))
                     return err_set(&r->err, VMRP_E_CORRUPT,
                                    "%s: point %u, disk %s: %s point %u's disk %s", r->label, k + 1,
                                    pi->disks[d].name,
@@ -526,7 +526,7 @@ static int reader_open_keys(vmrp_reader *r, size_t n, const uint64_t *segments)
         return err_set(&r->err, VMRP_E_CORRUPT,
                        "%s: key record of point 1: its sealed segment keys do not open with the "
                        "collection key", r->label);
-    r->crypt->nsegs = n;
+    r->crypt->nsegs = r->crypt->unlocked ? n : 0; /* no keys are there to use */
     return VMRP_OK;
 }
 

@@ -118,7 +118,16 @@ static int by_block_then_rank(const void *a, const void *b)
     return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-/* Resolve disk `name` at point index pi (which must include it). */
+static int find_family(const point_meta *pm, const unsigned char family[ID_SIZE])
+{
+    for (uint32_t d = 0; d < pm->info.disk_count; d++)
+        if (memcmp(pm->info.disks[d].family_id, family, ID_SIZE) == 0)
+            return (int)d;
+    return -1;
+}
+
+/* Resolve disk `name` at point index pi (which must include it): the chain
+ * is its family's (spec 9). */
 static int resolve_at(vmrp_reader *r, uint32_t pi, const char *name, map_entry **out,
                       size_t *count)
 {
@@ -128,8 +137,10 @@ static int resolve_at(vmrp_reader *r, uint32_t pi, const char *name, map_entry *
     uint32_t rank = 0;
     *out = NULL;
     *count = 0;
+    unsigned char family[ID_SIZE];
+    memcpy(family, r->points[pi].info.disks[find_disk(&r->points[pi], name)].family_id, ID_SIZE);
     for (int64_t k = pi; k >= 0; k--) {
-        int d = find_disk(&r->points[k], name);
+        int d = find_family(&r->points[k], family);
         if (d < 0 || r->points[k].info.disks[d].excluded)
             continue;
         uint64_t nb = block_count(r->points[k].info.disks[d].size_bytes, r->coll.block_size);

@@ -97,7 +97,8 @@ static int stream_ends_with_commit(stream *s, uint64_t *total)
 typedef struct {
     uint64_t offset;
     unsigned char id[HASH_SIZE];
-    uint64_t size; /* FILE: content size */
+    uint64_t size;    /* FILE: content size */
+    uint32_t segment; /* whose Id_Key made id */
 } known;
 
 typedef struct {
@@ -105,7 +106,8 @@ typedef struct {
     size_t n, cap;
 } known_list;
 
-static int known_add(known_list *l, uint64_t off, const unsigned char *id, uint64_t size)
+static int known_add(known_list *l, uint64_t off, const unsigned char *id, uint64_t size,
+                     uint32_t segment)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 1024;
@@ -118,6 +120,7 @@ static int known_add(known_list *l, uint64_t off, const unsigned char *id, uint6
     l->v[l->n].offset = off;
     memcpy(l->v[l->n].id, id, HASH_SIZE);
     l->v[l->n].size = size;
+    l->v[l->n].segment = segment;
     l->n++;
     return VMRP_OK;
 }
@@ -211,6 +214,11 @@ typedef struct {
     unsigned char collection_id[ID_SIZE];
     uint32_t max_points;
     crypt_keys *ck;  /* segs[k]: keys of segment k once the collection opened */
+    int seg_keys;    /* this segment's keys are open: its contents are checked */
+    /* A key record that does not open is reported once its segment's index
+     * has vouched for its bytes: damage must not pass for a wrong key. */
+    int deferred_rc;
+    char deferred_msg[512];
 } vstate;
 
 static int bad(vstate *v, uint64_t off, const char *fmt, ...) VMRP_PRINTF(3, 4);
@@ -258,6 +266,14 @@ static const seg_map *find_map(const vstate *v, uint64_t off)
     return NULL;
 }
 
+/* A reference from the current point to a record keyed with another
+ * Id_Key (spec 5.1, 5.2). */
+static int other_id_space(const vstate *v, const known *k)
+{
+    return v->ck && sodium_memcmp(v->ck->segs[k->segment].id_key, v->ck->segs[v->points].id_key,
+                                  KEY_SIZE) != 0;
+}
+
 /* Check one disk's map: order, bounds, and that every entry names a block
  * whose decoded bytes hash to its Block_Id. */
 static int check_disk_map(vstate *v, uint32_t d)
@@ -293,6 +309,10 @@ static int check_disk_map(vstate *v, uint32_t d)
             if (!k)
                 return bad(v, sm->offset, "disk %s: block %llu names offset %llu, not a BLOCK record",
                            di->name, (unsigned long long)block, (unsigned long long)rec);
+            if (other_id_space(v, k))
+                return bad(v, sm->offset, "disk %s: block %llu names a block of another id space "
+                           "(point %u's Id_Key)", di->name, (unsigned long long)block,
+                           k->segment + 1);
             if (memcmp(k->id, e + ME_OFF_ID, HASH_SIZE) != 0)
                 return bad(v, rec, "disk %s: block %llu: stored data does not match its Block_Id",
                            di->name, (unsigned long long)block);
@@ -316,7 +336,8 @@ static int check_family(vstate *v, const vmrp_disk_info *di)
         int same_name = strcmp(fa->name, di->name) == 0;
         int same_family = memcmp(fa->family, di->family_id, ID_SIZE) == 0;
         if ((same_family && !same_name) ||
-            (same_name && fa->newest && !same_family && !di->full && !di->excluded))
+            (same_name && fa->newest && !same_family &&
+             !(v->encrypted && (di->full || di->excluded))))
             return bad(v, v->point_offset, "disk %s: %s disk %s of an earlier point", di->name,
                        same_name ? "Family_Id differs from" : "Family_Id is that of", fa->name);
         if (same_family)
@@ -373,7 +394,7 @@ static int check_point(vstate *v)
         if (rec == 0)
             continue;
         const known *k = known_find(&v->files, rec);
-        if (!k || k->size != pi->config_files[i].size ||
+        if (!k || k->size != pi->config_files[i].size || other_id_space(v, k) ||
             memcmp(k->id, v->point.file_hashes[i], HASH_SIZE) != 0)
             return bad(v, v->point_offset, "config file %s: record at %llu missing or not matching its Content_Hash",
                        pi->config_files[i].name, (unsigned long long)rec);
@@ -560,7 +581,7 @@ static int flush_blocks(vstate *v)
 {
     vbatch *vb = &v->batch;
     vb->ck = v->ck;
-    vb->seg = v->ck && v->ck->unlocked ? &v->ck->segs[v->points] : NULL;
+    vb->seg = v->seg_keys ? &v->ck->segs[v->points] : NULL;
     pool_for(vb->workers, vb->n, check_block, vb);
     int rc = VMRP_OK;
     for (size_t i = 0; i < vb->n && rc == VMRP_OK; i++) {
@@ -577,7 +598,7 @@ static int flush_blocks(vstate *v)
             continue; /* contents not checked without the key */
         else if (rc == VMRP_OK) {
             v->rep->blocks++;
-            if (known_add(&v->blocks, b->off, b->id, vb->block_size))
+            if (known_add(&v->blocks, b->off, b->id, vb->block_size, v->points))
                 rc = err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
         }
     }
@@ -607,30 +628,49 @@ static int queue_block(vstate *v, uint64_t off, const record_header *h)
 
 /* A KEYS record: the collection's key slots (first segment) and the
  * segment's sealed keys, opened when a key was given. */
+static void defer(vstate *v, int rc, const char *msg)
+{
+    v->deferred_rc = rc;
+    snprintf(v->deferred_msg, sizeof v->deferred_msg, "%s", msg);
+}
+
 static int take_keys(vstate *v, uint64_t off, const unsigned char *p, size_t len)
 {
     const char *why = NULL;
+    v->seg_keys = 0;
     if (keys_check(p, len, v->points == 0, v->strict, &why) != VMRP_OK)
         return bad(v, off, "key record: %s", why);
+    if (v->points >= v->max_points)
+        return bad(v, off, "more points than Max_Points %u", v->max_points);
     if (v->points == 0) {
         if (!(v->ck = crypt_new(v->collection_id, v->max_points)))
             return err_set(&v->r->err, VMRP_E_NOMEM, "out of secure memory");
         memcpy(v->ck->collection_pk, p + KY_OFF_PUBLIC, KEY_SIZE);
         v->rep->key_slots = le32_load(p + KY_OFF_SLOT_COUNT);
         if (v->r->identity || v->r->ask) {
-            int rc = crypt_unlock(&v->r->err, v->label, p, v->ck, v->r->identity, v->r->ask,
+            vmrp_err e;
+            int rc = crypt_unlock(&e, v->label, p, v->ck, v->r->identity, v->r->ask,
                                   v->r->ask_ctx);
-            if (rc) {
-                v->rep->error_offset = off;
-                return rc;
-            }
+            if (rc == VMRP_E_NOMEM)
+                return err_set(&v->r->err, rc, "%s", e.message);
+            if (rc)
+                defer(v, rc, e.message);
         }
     } else if (memcmp(p + KY_OFF_PUBLIC, v->ck->collection_pk, KEY_SIZE) != 0) {
         return bad(v, off, "key record names another collection key");
     }
-    if (v->ck->unlocked && keys_open_segment(p, v->ck, v->segment_start,
-                                             &v->ck->segs[v->points]) != VMRP_OK)
-        return bad(v, off, "the segment's sealed keys do not open with the collection key");
+    if (v->ck->unlocked) {
+        if (keys_open_segment(p, v->ck, v->segment_start, &v->ck->segs[v->points]) == VMRP_OK)
+            v->seg_keys = 1;
+        else if (!v->deferred_rc) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s: point %u, offset %llu: the segment's sealed keys do not "
+                     "open with the collection key", v->label, v->points + 1,
+                     (unsigned long long)off);
+            defer(v, VMRP_E_CORRUPT, msg);
+            v->rep->error_offset = off;
+        }
+    }
     return VMRP_OK;
 }
 
@@ -656,7 +696,7 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
     unsigned char *payload = v->payload + RH_SIZE;
     size_t payload_len = h->stored_size;
     if (h->flags & RECORD_FLAG_ENCRYPTED) {
-        if (!v->ck->unlocked) {
+        if (!v->seg_keys) {
             /* no key: the hash (checked against the index) is what can be
              * checked; the index still needs to know the point record */
             if (h->type == REC_POINT) {
@@ -681,7 +721,9 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
     switch (h->type) {
     case REC_FILE:
         id_hash(id, v->raw, h->raw_size, v->ck ? v->ck->segs[v->points].id_key : NULL);
-        return known_add(&v->files, off, id, h->raw_size) ? err_set(&v->r->err, VMRP_E_NOMEM, "out of memory") : VMRP_OK;
+        return known_add(&v->files, off, id, h->raw_size, v->points)
+                   ? err_set(&v->r->err, VMRP_E_NOMEM, "out of memory")
+                   : VMRP_OK;
     case REC_MAP: {
         if (h->raw_size % MAP_ENTRY_SIZE != 0)
             return bad(v, off, "map size is not a multiple of 48");
@@ -835,6 +877,11 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             if ((rc = flush_blocks(&v)) != 0 ||
                 (rc = check_index(&v, off, v.payload + RH_SIZE, h.stored_size)) != 0)
                 break;
+            if (v.deferred_rc) { /* the key record is as written: the key is wrong */
+                rep->error_point = v.points + 1;
+                rc = err_set(&r->err, v.deferred_rc, "%s", v.deferred_msg);
+                break;
+            }
             index_offset = off;
             index_size = RH_SIZE + h.stored_size;
             hash_buf(index_hash, v.payload, (size_t)index_size);

@@ -69,6 +69,10 @@ int vmrp_writer_set_encryption(vmrp_writer *w, const vmrp_encryption *e)
                                i + 1);
     if (e->identity && !key_box_secret(e->identity))
         return writer_fail(w, VMRP_E_USAGE, "the identity is not an encryption secret key");
+    if (e->passphrase && !*e->passphrase)
+        return writer_fail(w, VMRP_E_USAGE, "the passphrase is empty");
+    if (w->passphrase || w->encrypt_new || w->identity)
+        return writer_fail(w, VMRP_E_USAGE, "encryption is already set");
     if (e->passphrase) {
         size_t len = strlen(e->passphrase);
         if (!(w->passphrase = sodium_malloc(len + 1)))
@@ -118,8 +122,8 @@ static int write_keys(vmrp_writer *w, const keys_slots *slots)
     return rc;
 }
 
-/* Fresh keys for this segment; the Id_Key is kept from the newest segment
- * when the collection is open, so Block_Ids stay comparable. */
+/* Fresh keys for this segment; the Id_Key is segment 1's when the
+ * collection is open, so Block_Ids stay comparable with its id space. */
 static void new_segment_keys(vmrp_writer *w, size_t index, const unsigned char *id_key)
 {
     w->seg = &w->crypt->segs[index];
@@ -390,8 +394,11 @@ static int adopt_collection(vmrp_writer *w)
     if (ci->encrypted) {
         w->crypt = r->crypt;
         w->stats.keyless = !r->crypt->unlocked;
-        new_segment_keys(w, ci->point_count,
-                         r->crypt->unlocked ? reader_id_key(r, ci->point_count - 1) : NULL);
+        /* Segment 1's Id_Key: its creator held the secret, so no writer
+         * without it can know that key. Reusing the Id_Key of a segment
+         * written without the secret would let its writer probe later
+         * points through deduplication and deltas (spec 8.1.1). */
+        new_segment_keys(w, ci->point_count, r->crypt->unlocked ? reader_id_key(r, 0) : NULL);
     }
     for (uint32_t k = 0; k < r->npoints; k++) {
         const point_meta *pm = &r->points[k];
@@ -465,6 +472,15 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
                            "%s: damaged after offset %llu (a commit there does not check); "
                            "refusing to append. Run 'vmrp verify %s' for details",
                            path, (unsigned long long)w->prev->coll.committed_size, path);
+    if (size > 0 && w->prev->coll.point_count == 0 && w->prev->coll.encrypted &&
+        !w->encrypt_new)
+        /* Never re-create an encrypted archive in plaintext, nor with keys
+         * this writer cannot vouch for. */
+        return writer_fail(w, VMRP_E_USAGE,
+                           "%s: an interrupted creation of an encrypted archive (no point was "
+                           "committed); create it again with its passphrase or recipients, or "
+                           "remove it",
+                           path);
     if (size == 0 || w->prev->coll.point_count == 0) {
         /* An interrupted creation: nothing was ever committed. */
         w->stats.dropped_tail = size;

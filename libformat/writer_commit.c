@@ -137,9 +137,13 @@ static int sync_or_fail(vmrp_writer *w)
  * The files are referenced, not stored again. */
 static int inherit_configuration(vmrp_writer *w)
 {
-    /* (a writer without the key of an encrypted archive sees no points) */
-    const point_meta *last =
-        w->prev && w->prev->npoints ? &w->prev->points[w->prev->npoints - 1] : NULL;
+    /* The newest point of this writer's id space: in an encrypted archive a
+     * point written without the key is not trusted to configure the VM
+     * (a writer without the key sees no points at all). */
+    const point_meta *last = NULL;
+    for (uint32_t k = w->prev ? w->prev->npoints : 0; k-- > 0 && !last;)
+        if (!w->id_key || sodium_memcmp(reader_id_key(w->prev, k), w->id_key, KEY_SIZE) == 0)
+            last = &w->prev->points[k];
     if (!w->meta) {
         const char *src = last ? last->info.source_metadata : "{}";
         size_t len = last ? last->info.source_metadata_size : 2;

@@ -399,6 +399,12 @@ int cmd_pack(int argc, char **argv)
     if (!exists && identity_path)
         return cli_usage_error("pack", "--identity opens an existing encrypted archive; a new "
                                        "one is encrypted to --recipient keys");
+    if (exists && !existing.encrypted && identity_path)
+        return cli_usage_error("pack", "%s is not encrypted: --identity has nothing to open",
+                               archive);
+    if ((enc.kdf_memlimit || enc.kdf_opslimit) && (exists || !encrypt))
+        return cli_usage_error("pack", "--kdf-memory and --kdf-passes set the passphrase slot of a "
+                                       "new archive made with --encrypt");
 
     /* Every input is opened and checked before the archive is touched. */
     int status = EXIT_OK;
@@ -420,8 +426,9 @@ int cmd_pack(int argc, char **argv)
             goto out;
     if (identity_path && (status = cli_load_identity("pack", identity_path, &identity)) != EXIT_OK)
         goto out;
-    int unlock_with_pass = exists && existing.encrypted && !identity &&
-                           (encrypt || passphrase_in_environment());
+    /* An append opens the archive with a passphrase only when told to with
+     * --encrypt: VMRP_PASSPHRASE may be meant for the signing key. */
+    int unlock_with_pass = exists && existing.encrypted && !identity && encrypt;
     if ((encrypt && !exists) || unlock_with_pass) {
         if (!(pass = sodium_malloc(1024))) {
             cli_error("pack", "out of secure memory");

@@ -13,22 +13,46 @@
 
 #include <sodium.h>
 
-static void chomp(char *s)
+/* One line from fd, read with read(2) straight into buf: no stdio buffer
+ * keeps a copy. 0, -1 when there is none, -2 when it does not fit. */
+static int read_line(int fd, char *buf, size_t size)
 {
-    s[strcspn(s, "\r\n")] = '\0';
+    size_t n = 0;
+    int too_long = 0, got_any = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got_any = 1;
+        if (c == '\n')
+            break;
+        if (c == '\r')
+            continue;
+        if (n + 1 < size)
+            buf[n++] = c;
+        else
+            too_long = 1;
+    }
+    buf[n] = '\0';
+    if (too_long) {
+        sodium_memzero(buf, size);
+        fprintf(stderr, "vmrp: the passphrase is longer than %zu bytes\n", size - 1);
+        return -2;
+    }
+    return got_any ? 0 : -1;
 }
 
 static int from_file(const char *path, char *buf, size_t size)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return -1;
-    int ok = fgets(buf, (int)size, f) != NULL;
-    fclose(f);
-    if (!ok)
-        return -1;
-    chomp(buf);
-    return 0;
+    int rc = read_line(fd, buf, size);
+    close(fd);
+    return rc == 0 ? 0 : -1;
 }
 
 static int from_command(const char *cmd, char *buf, size_t size)
@@ -36,18 +60,19 @@ static int from_command(const char *cmd, char *buf, size_t size)
     FILE *p = popen(cmd, "r");
     if (!p)
         return -1;
-    int ok = fgets(buf, (int)size, p) != NULL;
+    int fd = fileno(p); /* read(2) only: the FILE's buffer stays unused */
+    int rc = read_line(fd, buf, size);
     /* Drain the rest so the command is not killed by SIGPIPE mid-way. */
     char sink[256];
-    while (fgets(sink, sizeof sink, p))
+    ssize_t r;
+    while ((r = read(fd, sink, sizeof sink)) > 0 || (r < 0 && errno == EINTR))
         ;
     sodium_memzero(sink, sizeof sink);
     int status = pclose(p);
-    if (!ok || status != 0) {
+    if (rc != 0 || status != 0) {
         sodium_memzero(buf, size);
         return -1;
     }
-    chomp(buf);
     return 0;
 }
 
@@ -68,7 +93,7 @@ static int from_tty(const char *prompt, char *buf, size_t size)
     }
     size_t n = 0;
     char c;
-    int rc = 0;
+    int rc = 0, too_long = 0;
     for (;;) {
         ssize_t r = read(fd, &c, 1);
         if (r < 0 && errno == EINTR)
@@ -81,8 +106,15 @@ static int from_tty(const char *prompt, char *buf, size_t size)
             break;
         if (n + 1 < size)
             buf[n++] = c;
+        else
+            too_long = 1;
     }
     buf[n] = '\0';
+    if (too_long) {
+        sodium_memzero(buf, size);
+        fprintf(stderr, "vmrp: the passphrase is longer than %zu bytes\n", size - 1);
+        rc = -1;
+    }
     if (have_term)
         tcsetattr(fd, TCSAFLUSH, &old);
     if (write(fd, "\n", 1) < 0) {
@@ -96,7 +128,11 @@ static int from_environment(char *buf, size_t size)
 {
     const char *v;
     if ((v = getenv("VMRP_PASSPHRASE")) != NULL) {
-        snprintf(buf, size, "%s", v);
+        if (strlen(v) >= size) {
+            fprintf(stderr, "vmrp: VMRP_PASSPHRASE is longer than %zu bytes\n", size - 1);
+            return -1;
+        }
+        memcpy(buf, v, strlen(v) + 1);
         return 0;
     }
     if ((v = getenv("VMRP_PASSPHRASE_FILE")) != NULL)
