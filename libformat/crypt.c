@@ -358,8 +358,9 @@ int crypt_unlock(vmrp_err *err, const char *label, const unsigned char *keys, cr
     const char *why = asked && tried_pass ? "the passphrase is wrong"
                       : identity && !tried_identity
                           ? "the identity given is not one of its recipients"
-                      : identity ? "the identity given does not open its slot"
-                                    : "no key was given";
+                      : identity            ? "the identity given does not open its slot"
+                      : has_pass_slot && ask ? "no passphrase was available"
+                                             : "no key was given";
     return err_set(err, VMRP_E_KEY, "%s: the archive is encrypted and %s (key slots: %s)",
                    label, why, slots);
 }

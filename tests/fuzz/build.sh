@@ -13,13 +13,15 @@
 # (FORCE=1 rebuilds everything). JOBS=N builds N binaries at once (default 2).
 # VMRP_FUZZ_LIBDIR=DIR builds against another copy of the library sources
 # (for example a snapshot of a commit: git archive COMMIT libformat | tar -x).
+# VMRP_FUZZ_OUT=DIR puts the binaries in DIR instead of build/fuzz (so that
+# two campaigns can run side by side).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-TARGETS_ALL="fuzz_open fuzz_verify fuzz_json fuzz_point fuzz_append fuzz_keys fuzz_bundle"
+TARGETS_ALL="fuzz_open fuzz_verify fuzz_json fuzz_point fuzz_append fuzz_keys fuzz_bundle fuzz_keyslots"
 TARGETS=${*:-$TARGETS_ALL}
-OUT=build/fuzz
+OUT=${VMRP_FUZZ_OUT:-build/fuzz}
 CLANG=${CLANG:-clang}
 REGRESS_CC=${REGRESS_CC:-gcc}
 JOBS=${JOBS:-2}

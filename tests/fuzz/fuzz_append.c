@@ -15,9 +15,26 @@
  *    back exactly as the image, its configuration is the one given or the
  *    one inherited from the old latest point; and when the input verified,
  *    the result verifies too.
+ *
+ * Encrypted archives (format 1.2): the readers of the oracles use the test
+ * identity and, when the input asks for little enough Argon2id work, the
+ * test passphrase. The writer appends to an encrypted input without a key
+ * (keyless), with the identity, with the passphrase or with both (chosen
+ * by the input's hash); an input with no committed point becomes, one time
+ * in two, a new encrypted archive with a passphrase slot (Argon2id 1 pass,
+ * 8 KiB) and a recipient slot for the test identity. A keyless append
+ * stores every disk FULL under a new family and inherits no configuration
+ * (8.1.1). When the test keys do not open the input, the committed bytes
+ * and points are taken from the commit chain alone (the writer's own
+ * keyless view, reader->keyless_ok); a keyless append to it must give an
+ * archive that fails to open as the input did (VMRP_E_KEY, or damage the
+ * keyless writer cannot see), and that verifies without a key when the
+ * input did.
  */
 #define FUZZ_ARCHIVE_MUTATOR
 #include "fuzz_common.h"
+
+#include "vmrp_private.h" /* vmrp_reader::keyless_ok */
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -86,11 +103,15 @@ static int copy_sink(void *ctx, uint64_t offset, const void *data, size_t size)
     return 0;
 }
 
-static int verifies(int fd)
+/* Whether the archive on fd verifies: with the test keys for the input's
+ * bytes d (NULL: without a key). */
+static int verifies(int fd, const uint8_t *d, size_t n)
 {
     vmrp_reader *r = vmrp_reader_new();
     vmrp_verify_report rep;
     FUZZ_CHECK(r && lseek(fd, 0, SEEK_SET) == 0, "verify setup");
+    if (d)
+        fz_set_keys(r, d, n, NULL);
     int rc = vmrp_reader_verify(r, fd, "fuzz.vmrp", &rep);
     vmrp_reader_free(r);
     return rc == VMRP_OK || (rc == VMRP_E_TORN && rep.points > 0);
@@ -125,11 +146,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int mfd = fuzz_memfd("fuzz_append", data, size);
     vmrp_reader *old = vmrp_reader_new();
     FUZZ_CHECK(old != NULL, "reader");
+    const int pass_cheap = fz_set_keys(old, data, size, NULL);
     int rc0 = vmrp_reader_open_fd(old, mfd, "old.vmrp");
     uint32_t n0 = rc0 == VMRP_OK ? vmrp_reader_point_count(old) : 0;
     uint64_t committed0 = rc0 == VMRP_OK ? vmrp_reader_collection(old)->committed_size : 0;
     uint32_t bs = (rc0 == VMRP_OK && n0 > 0) ? vmrp_reader_collection(old)->block_size : 4096;
-    int old_verifies = rc0 == VMRP_OK && n0 > 0 && verifies(mfd);
+    int old_verifies = rc0 == VMRP_OK && n0 > 0 && verifies(mfd, data, size);
+    /* An encrypted archive the test keys do not open (no slot opens, or its
+     * encrypted contents do not check): its commit chain, as a writer
+     * without a key reads it. */
+    int keyless_view = 0;
+    if (rc0 != VMRP_OK && fz_encrypted(data, size)) {
+        vmrp_reader *kl = vmrp_reader_new();
+        FUZZ_CHECK(kl != NULL, "reader");
+        kl->keyless_ok = 1;
+        if (vmrp_reader_open_fd(kl, mfd, "old.vmrp") == VMRP_OK) {
+            const vmrp_collection_info *ci = vmrp_reader_collection(kl);
+            keyless_view = 1;
+            n0 = ci->point_count;
+            committed0 = ci->committed_size;
+            bs = ci->block_size;
+            FUZZ_CHECK(n0 > 0 && ci->encrypted && vmrp_reader_point_count(kl) == 0,
+                       "keyless view: %u points", n0);
+            old_verifies = verifies(mfd, NULL, 0);
+        }
+        vmrp_reader_free(kl);
+    }
+    const int enc_in = fz_encrypted(data, size) && ((rc0 == VMRP_OK && n0 > 0) || keyless_view);
+    const int fresh = rc0 == VMRP_OK && n0 == 0; /* the writer starts a new collection */
 
     /* The archive file. */
     int afd = open(g_archive, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -168,9 +212,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opts.codec = codecs[(sel >> 4) % 3];
     opts.block_size = (rc0 == VMRP_OK && n0 > 0) ? 0 : 4096;
 
+    /* Keys: see the header comment. */
+    const unsigned emode = (sel >> 6) & 3;
+    vmrp_encryption enc;
+    memset(&enc, 0, sizeof enc);
+    const vmrp_key *recipients[1] = {fz_identity()};
+    int use_enc = 0;
+    if (enc_in && emode != 0) {
+        use_enc = 1;
+        enc.identity = emode != 2 || !pass_cheap ? fz_identity() : NULL;
+        enc.passphrase = emode != 1 && pass_cheap ? FZ_TEST_PASSPHRASE : NULL;
+    } else if ((fresh || size == 0) && (emode & 1)) {
+        use_enc = 1;
+        enc.passphrase = FZ_TEST_PASSPHRASE;
+        enc.recipients = recipients;
+        enc.recipient_count = 1;
+        enc.kdf_opslimit = 1;
+        enc.kdf_memlimit = 8192;
+    }
+
     vmrp_writer *w = vmrp_writer_new();
     FUZZ_CHECK(w != NULL, "writer");
     int stage = 0;
+    if (use_enc)
+        FUZZ_CHECK(vmrp_writer_set_encryption(w, &enc) == VMRP_OK, "set_encryption: %s",
+                   vmrp_writer_error_string(w));
     int rc = vmrp_writer_open(w, g_archive, &opts);
     if (rc == VMRP_OK && ++stage)
         rc = vmrp_writer_set_point(w, "fuzz-append", VMRP_CONSISTENCY_FILESYSTEM);
@@ -188,13 +254,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(vmrp_writer_error_string(w)[0] != '\0', "refusal without a message (%d)", rc);
     char why[512];
     snprintf(why, sizeof why, "%s", vmrp_writer_error_string(w));
+    vmrp_writer_stats st;
+    memset(&st, 0, sizeof st);
+    if (rc == VMRP_OK)
+        vmrp_writer_get_stats(w, &st);
     vmrp_writer_free(w);
+    /* keyless: appended to an encrypted archive without its secret */
+    const int keyless = enc_in && (!use_enc || keyless_view);
+    if (rc == VMRP_OK)
+        FUZZ_CHECK(st.keyless == keyless, "writer stats: keyless %d, expected %d", st.keyless,
+                   keyless);
     close(dfd);
 
     size_t alen = 0;
     unsigned char *after = read_whole(g_archive, &alen);
     if (rc != VMRP_OK) {
-        if (rc0 != VMRP_OK) {
+        if (rc0 != VMRP_OK && !keyless_view) {
             /* Not an archive the library reads: it must not be touched. */
             if (!fuzz_skip("refused-append-truncates"))
                 FUZZ_CHECK(after && alen == size && memcmp(after, data, size) == 0,
@@ -210,10 +285,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            "bytes (%llu committed) became %zu",
                            stage, rc, why, size, (unsigned long long)committed0, after ? alen : 0);
         }
+    } else if (keyless_view) {
+        /* Appended without a key to an archive the test keys do not open:
+         * the chain grew by one, committed bytes stay, and it is still
+         * sealed to keys the test keys do not open. */
+        FUZZ_CHECK(after != NULL && alen > committed0 && memcmp(after, data, (size_t)committed0) == 0,
+                   "keyless append rewrote committed bytes");
+        vmrp_reader *r = vmrp_reader_new();
+        FUZZ_CHECK(r != NULL, "reader");
+        fz_set_keys(r, after, alen, NULL);
+        int rc1 = vmrp_reader_open(r, g_archive);
+        FUZZ_CHECK(rc1 == rc0, "keyless append to an archive the test keys do not open (%d): "
+                               "now open gives %d: %s",
+                   rc0, rc1, vmrp_reader_error_string(r));
+        vmrp_reader_free(r);
+        vmrp_reader *kl = vmrp_reader_new();
+        FUZZ_CHECK(kl != NULL, "reader");
+        kl->keyless_ok = 1;
+        rc1 = vmrp_reader_open(kl, g_archive);
+        FUZZ_CHECK(rc1 == VMRP_OK && vmrp_reader_collection(kl)->point_count == n0 + 1,
+                   "keyless append: %u points after, %u before (%s)",
+                   vmrp_reader_collection(kl)->point_count, n0, vmrp_reader_error_string(kl));
+        vmrp_reader_free(kl);
+        if (old_verifies) {
+            int vfd = open(g_archive, O_RDONLY | O_CLOEXEC);
+            FUZZ_CHECK(vfd >= 0, "open");
+            FUZZ_CHECK(verifies(vfd, NULL, 0), "input verified without a key, the appended "
+                                               "archive does not");
+            close(vfd);
+        }
     } else {
         FUZZ_CHECK(after != NULL, "archive vanished after a commit");
         vmrp_reader *r = vmrp_reader_new();
         FUZZ_CHECK(r != NULL, "reader");
+        fz_set_keys(r, after, alen, NULL);
         int rc1 = vmrp_reader_open(r, g_archive);
         FUZZ_CHECK(rc1 == VMRP_OK, "appended archive does not open: %s", vmrp_reader_error_string(r));
         uint32_t n1 = vmrp_reader_point_count(r);
@@ -230,6 +335,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         const vmrp_point_info *np = vmrp_reader_point(r, n1 - 1);
         FUZZ_CHECK(strcmp(np->name, "fuzz-append") == 0 && np->consistency == 2, "new point");
+        const vmrp_collection_info *ci1 = vmrp_reader_collection(r);
+        FUZZ_CHECK(ci1->encrypted == (enc_in || (use_enc && n0 == 0)),
+                   "encrypted %d after the append (input %d, keys given %d)", ci1->encrypted,
+                   enc_in, use_enc);
+        if (n0 == 0 && use_enc)
+            FUZZ_CHECK(ci1->key_slot_count == 2, "new encrypted archive with %u key slots",
+                       ci1->key_slot_count);
+        /* Without the secret: every included disk FULL, every disk a new
+         * family (8.1.1). */
+        for (uint32_t d = 0; keyless && d < np->disk_count; d++) {
+            FUZZ_CHECK(np->disks[d].excluded || np->disks[d].full,
+                       "keyless append: disk %s is not FULL", np->disks[d].name);
+            for (uint32_t i = 0; i < n0; i++) {
+                const vmrp_point_info *op = vmrp_reader_point(r, i);
+                for (uint32_t e = 0; e < op->disk_count; e++)
+                    FUZZ_CHECK(memcmp(op->disks[e].family_id, np->disks[d].family_id, 16) != 0,
+                               "keyless append: disk %s has the family of point %u's disk %s",
+                               np->disks[d].name, i + 1, op->disks[e].name);
+            }
+        }
         /* The disk reads back exactly as it was. */
         image_sink s = {calloc(1, (size_t)dsize), dsize, 1};
         FUZZ_CHECK(s.buf != NULL, "calloc");
@@ -257,8 +382,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        bad, bad / bs);
         }
         free(s.buf);
-        /* Configuration: given, or inherited from the old latest point. */
-        const vmrp_point_info *lp = n0 > 0 ? vmrp_reader_point(old, n0 - 1) : NULL;
+        /* Configuration: given, or inherited from the old latest point,
+         * except by a keyless append, which cannot read it. */
+        const vmrp_point_info *lp = n0 > 0 && !keyless ? vmrp_reader_point(old, n0 - 1) : NULL;
         if (set_meta)
             FUZZ_CHECK(strcmp(np->source_metadata, meta) == 0, "metadata not kept");
         else if (lp)
@@ -276,7 +402,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            len == sizeof cfg - 1 && memcmp(buf, cfg, len) == 0,
                        "config file does not read back");
             free(buf);
-        } else if (lp) {
+        } else if (!lp) {
+            FUZZ_CHECK(np->config_file_count == 0, "%u config files, none given nor inherited",
+                       np->config_file_count);
+        } else {
             FUZZ_CHECK(np->config_file_count == lp->config_file_count, "config files not inherited");
             for (uint32_t f = 0; f < lp->config_file_count; f++) {
                 void *a = NULL, *b = NULL;
@@ -294,6 +423,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int vfd = open(g_archive, O_RDONLY | O_CLOEXEC);
             FUZZ_CHECK(vfd >= 0, "open");
             vmrp_reader *vr = vmrp_reader_new();
+            fz_set_keys(vr, after, alen, NULL);
             vmrp_verify_report rep;
             int vrc = vmrp_reader_verify(vr, vfd, g_archive, &rep);
             FUZZ_CHECK(vrc == VMRP_OK, "input verified, the appended archive does not: %s",

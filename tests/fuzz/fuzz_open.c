@@ -11,7 +11,17 @@
  * a point are unique (format 5.4.2); and, from the resolution rule of
  * format section 9, a disk whose map is empty (Changed_Blocks 0) reads as
  * its family's previous included point cut to the smaller block count, or
- * as zeros when the family has no earlier included point.
+ * as zeros when the family has no earlier included point, or when the disk
+ * is FULL (an encrypted collection's complete map, 5.4.2).
+ *
+ * Encrypted archives (format 1.2) are opened with the test identity and,
+ * when the input asks for little enough Argon2id work (FZ_KDF_BUDGET in
+ * fuzz_common.h), the test passphrase. Then: the key slots the reader
+ * reports are those of the file; FULL appears only in encrypted
+ * collections; a name selects the newest point that has it (names may
+ * repeat there); an archive that opens with the keys fails with
+ * VMRP_E_KEY without them; and an archive that opens with the identity and
+ * with the passphrase alone shows the same collection both ways.
  */
 #define FUZZ_ARCHIVE_MUTATOR
 #include "fuzz_common.h"
@@ -142,6 +152,8 @@ static void check_empty_map(vmrp_reader *r, uint32_t n, const vmrp_disk_info *dn
             if (!pp->disks[d].excluded && memcmp(pp->disks[d].family_id, dn->family_id, 16) == 0)
                 dp = &pp->disks[d];
     }
+    if (dn->full)
+        dp = NULL; /* a FULL map lists every non-zero block: the chain ends here */
     uint64_t bn = dn->size_bytes / bs + (dn->size_bytes % bs != 0), common = 0, same = 0;
     unsigned char *ip = NULL;
     if (dp) {
@@ -164,10 +176,79 @@ static void check_empty_map(vmrp_reader *r, uint32_t n, const vmrp_disk_info *dn
                    "point %u disk %s has an empty map, but byte %llu reads %#x where the family's "
                    "previous included point (%s%s%s) gives %#x (format section 9)",
                    n + 1, dn->name, (unsigned long long)i, in[i], dp ? "point " : "none",
-                   dp ? vmrp_reader_point(r, p)->name : "", dp ? "" : "", want);
+                   dp ? vmrp_reader_point(r, p)->name : "", dn->full ? ", the disk is FULL" : "",
+                   want);
     }
     free(in);
     free(ip);
+}
+
+/* The same collection seen through two readers (point metadata only). */
+static void check_same_collection(vmrp_reader *a, vmrp_reader *b, const char *how)
+{
+    const vmrp_collection_info *x = vmrp_reader_collection(a), *y = vmrp_reader_collection(b);
+    FUZZ_CHECK(x->point_count == y->point_count && x->committed_size == y->committed_size &&
+                   memcmp(x->head_hash, y->head_hash, 32) == 0 &&
+                   x->key_slot_count == y->key_slot_count,
+               "opened %s: %u points, committed %llu (with the identity: %u, %llu)", how,
+               y->point_count, (unsigned long long)y->committed_size, x->point_count,
+               (unsigned long long)x->committed_size);
+    for (uint32_t i = 0; i < x->point_count; i++) {
+        const vmrp_point_info *p = vmrp_reader_point(a, i), *q = vmrp_reader_point(b, i);
+        int same = strcmp(p->name, q->name) == 0 && memcmp(p->id, q->id, 16) == 0 &&
+                   p->disk_count == q->disk_count && p->config_file_count == q->config_file_count &&
+                   p->source_metadata_size == q->source_metadata_size &&
+                   memcmp(p->source_metadata, q->source_metadata, p->source_metadata_size) == 0;
+        for (uint32_t d = 0; same && d < p->disk_count; d++)
+            same = strcmp(p->disks[d].name, q->disks[d].name) == 0 &&
+                   memcmp(p->disks[d].family_id, q->disks[d].family_id, 16) == 0 &&
+                   p->disks[d].size_bytes == q->disks[d].size_bytes &&
+                   p->disks[d].excluded == q->disks[d].excluded &&
+                   p->disks[d].full == q->disks[d].full &&
+                   p->disks[d].changed_blocks == q->disks[d].changed_blocks;
+        for (uint32_t f = 0; same && f < p->config_file_count; f++)
+            same = strcmp(p->config_files[f].name, q->config_files[f].name) == 0 &&
+                   p->config_files[f].size == q->config_files[f].size;
+        FUZZ_CHECK(same, "point %u differs when the archive is opened %s", i + 1, how);
+    }
+}
+
+/* An encrypted archive that opened with the test keys (r): without a key
+ * it must fail with VMRP_E_KEY, and with the passphrase alone it opens the
+ * same, or fails because no passphrase slot opens. */
+static void check_encrypted_opens(vmrp_reader *r, int fd, int pass_given)
+{
+    vmrp_reader *nk = vmrp_reader_new();
+    FUZZ_CHECK(nk != NULL, "vmrp_reader_new");
+    int rc = vmrp_reader_open_fd(nk, fd, "fuzz.vmrp");
+    FUZZ_CHECK(rc == VMRP_E_KEY && strstr(vmrp_reader_error_string(nk), "key slots") != NULL,
+               "opens with the test keys, but without a key open gives %d: %s", rc,
+               vmrp_reader_error_string(nk));
+    vmrp_reader_free(nk);
+    if (!pass_given)
+        return;
+    int has_pass = 0;
+    for (uint32_t i = 0; i < vmrp_reader_collection(r)->key_slot_count; i++) {
+        vmrp_key_slot_info si;
+        has_pass |= vmrp_reader_key_slot(r, i, &si) == VMRP_OK && si.type == VMRP_SLOT_PASSPHRASE;
+    }
+    if (!has_pass)
+        return;
+    vmrp_reader *pr = vmrp_reader_new();
+    FUZZ_CHECK(pr != NULL, "vmrp_reader_new");
+    int asked = 0;
+    vmrp_reader_set_decryption(pr, NULL, fz_ask, &asked);
+    rc = vmrp_reader_open_fd(pr, fd, "fuzz.vmrp");
+    FUZZ_CHECK(asked == 1, "the passphrase was asked %d times", asked);
+    if (rc == VMRP_OK)
+        check_same_collection(r, pr, "with the passphrase alone");
+    else
+        FUZZ_CHECK(rc == VMRP_E_KEY ||
+                       (rc == VMRP_E_CORRUPT &&
+                        strstr(vmrp_reader_error_string(pr), "a key slot opens to a key") != NULL),
+                   "opens with the identity, but with the passphrase alone: %d: %s", rc,
+                   vmrp_reader_error_string(pr));
+    vmrp_reader_free(pr);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -177,7 +258,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = fuzz_memfd("fuzz_open", data, size);
     vmrp_reader *r = vmrp_reader_new();
     FUZZ_CHECK(r != NULL, "vmrp_reader_new");
+    int asked = 0;
+    const int pass_given = fz_set_keys(r, data, size, &asked);
     int rc = vmrp_reader_open_fd(r, fd, "fuzz.vmrp");
+    FUZZ_CHECK(asked <= 1, "the passphrase was asked %d times", asked);
     if (rc != VMRP_OK) {
         FUZZ_CHECK(rc < 0 && vmrp_reader_error_string(r)[0] != '\0',
                    "open failed (%d) without a message", rc);
@@ -194,6 +278,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        (ci->block_size & (ci->block_size - 1)) == 0,
                    "block size %u", ci->block_size);
         FUZZ_CHECK(vmrp_reader_point(r, n) == NULL, "point past the end");
+        FUZZ_CHECK(ci->encrypted == fz_encrypted(data, size), "encrypted %d", ci->encrypted);
+        if (ci->encrypted && n > 0) {
+            /* the slots are those of the KEYS record at offset 128 */
+            size_t klen = 0;
+            const uint8_t *kp = fz_first_keys(data, size, &klen);
+            FUZZ_CHECK(kp && ci->key_slot_count >= 1 && ci->key_slot_count <= 64 &&
+                           ci->key_slot_count == fz_le32(kp + 32) &&
+                           klen == 200 + 128 * (size_t)ci->key_slot_count,
+                       "%u key slots", ci->key_slot_count);
+            for (uint32_t i = 0; i < ci->key_slot_count; i++) {
+                vmrp_key_slot_info si;
+                const uint8_t *s = kp + 200 + 128 * (size_t)i;
+                FUZZ_CHECK(vmrp_reader_key_slot(r, i, &si) == VMRP_OK && si.type == s[0] &&
+                               (si.type == VMRP_SLOT_RECIPIENT
+                                    ? memcmp(si.key_id, s + 8, 8) == 0
+                                    : si.kdf_opslimit == fz_le64(s + 8) &&
+                                          si.kdf_memlimit == fz_le64(s + 16) &&
+                                          fz_kdf_params_ok(si.kdf_opslimit, si.kdf_memlimit)),
+                           "key slot %u", i);
+            }
+            vmrp_key_slot_info si;
+            FUZZ_CHECK(vmrp_reader_key_slot(r, ci->key_slot_count, &si) == VMRP_E_NOT_FOUND,
+                       "key slot past the end");
+        } else {
+            FUZZ_CHECK(ci->key_slot_count == 0, "%u key slots in an archive %s",
+                       ci->key_slot_count, n ? "without encryption" : "without points");
+        }
         uint32_t idx = 12345;
         if (n > 0) {
             FUZZ_CHECK(vmrp_reader_find_point(r, "latest", &idx) == VMRP_OK && idx == n - 1,
@@ -214,9 +325,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        "point %u metadata is not a JSON object", i);
             FUZZ_CHECK(p->commit_offset >= 128 && p->commit_offset + 256 <= ci->committed_size,
                        "point %u commit offset %llu", i, (unsigned long long)p->commit_offset);
-            FUZZ_CHECK(vmrp_reader_find_point(r, p->name, &idx) == VMRP_OK && idx == i,
+            /* a name selects the newest point that has it (names repeat
+             * only in encrypted collections) */
+            uint32_t newest = i;
+            for (uint32_t j = i + 1; j < n; j++)
+                if (strcmp(vmrp_reader_point(r, j)->name, p->name) == 0)
+                    newest = j;
+            FUZZ_CHECK(newest == i || ci->encrypted, "points %u and %u share the name '%s'", i + 1,
+                       newest + 1, p->name);
+            FUZZ_CHECK(vmrp_reader_find_point(r, p->name, &idx) == VMRP_OK && idx == newest,
                        "point %u not found by its name '%s'", i, p->name);
             for (uint32_t d = 0; d < p->disk_count; d++) {
+                FUZZ_CHECK(!p->disks[d].full || (ci->encrypted && !p->disks[d].excluded),
+                           "point %u disk %s: FULL %s", i + 1, p->disks[d].name,
+                           p->disks[d].excluded ? "and EXCLUDED" : "without encryption");
                 check_disk(r, i, p, d, ci->block_size);
                 for (uint32_t e = 0; e < d && !fuzz_skip("family-id"); e++)
                     FUZZ_CHECK(memcmp(p->disks[e].family_id, p->disks[d].family_id, 16) != 0,
@@ -254,6 +376,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        "config file past the end");
         }
     }
+    if (rc == VMRP_OK && vmrp_reader_collection(r)->encrypted && vmrp_reader_point_count(r) > 0)
+        check_encrypted_opens(r, fd, pass_given);
     vmrp_reader_free(r);
     close(fd);
     return 0;

@@ -10,21 +10,79 @@
  * a zstd payload is exactly one frame with nothing before or after it and a
  * zlib payload has FDICT clear (4.3), and the Family_Ids of a point are
  * unique (5.4.2).
+ *
+ * Encrypted archives (format 1.2): the verifier is given the test identity
+ * and, when the input asks for little enough Argon2id work (FZ_KDF_BUDGET
+ * in fuzz_common.h), the test passphrase, and the cross-check opens the
+ * archive with the same keys. A pass with the keys checked the contents
+ * (content_checked); it implies a pass without a key (which checks hashes,
+ * structure and signatures only), with the same points; an archive that
+ * passes without a key but that the keys do not open fails to open with
+ * VMRP_E_KEY. The conformance rules are checked on the records decrypted
+ * by the harness's own implementation (fuzz_common.h), which must
+ * decrypt every encrypted record of an archive that verified with the
+ * keys; and: in an encrypted collection each segment starts with a KEYS
+ * record (the only one), slots only in segment 1, Record_Flags bit 0 set
+ * exactly on BLOCK, MAP, FILE and POINT records (4.1, 5.6); in an
+ * unencrypted one no KEYS record and no flag.
  */
 #define FUZZ_ARCHIVE_MUTATOR
 #include "fuzz_common.h"
 
 #include <zstd.h>
 
-/* Walk the records of an archive that verified (they tile the file). */
-static void check_conformance(const uint8_t *d, size_t n)
+/* Walk the records of an archive that verified (they tile the file). In
+ * an encrypted one (keys given) they are decrypted first, into a copy. */
+static void check_conformance(const uint8_t *data, size_t n, int with_keys)
 {
+    const int encrypted = fz_encrypted(data, n);
+    size_t decrypted = 0, flagged = 0;
+    uint8_t *d = malloc(n ? n : 1);
+    FUZZ_CHECK(d != NULL, "malloc");
+    memcpy(d, data, n);
+    if (encrypted && with_keys) {
+        static fz_keys k;
+        FUZZ_CHECK(fz_unlock(d, n, &k, fz_passphrase_cheap(d, n)),
+                   "verified with the test keys, but the harness cannot unlock it");
+        fz_segment_keys(d, n, &k);
+        size_t failed = fz_crypt_records(d, n, &k, 0, &decrypted);
+        FUZZ_CHECK(failed == 0, "verified with the test keys, but %zu of %zu encrypted records "
+                                "do not decrypt (harness implementation of 4.5)",
+                   failed, failed + decrypted);
+    }
     uint8_t prev_type = 0;
+    size_t seg_start = 128;
     for (size_t off = 128; off + 16 <= n;) {
-        uint8_t type = d[off + 4], codec = d[off + 5];
-        size_t stored = fz_le32(d + off + 8);
+        uint8_t type = d[off + 4], codec = d[off + 5], flags = d[off + 6];
+        size_t stored = fz_le32(d + off + 8), raw = fz_le32(d + off + 12);
         const uint8_t *p = d + off + 16;
         FUZZ_CHECK(stored <= n - off - 16, "record at %zu runs past the end", off);
+        FUZZ_CHECK(encrypted ? (off == seg_start) == (type == 7) : type != 7,
+                   "record at %zu of type %u: %s", off, type,
+                   encrypted ? "a segment starts with its KEYS record, the only one (5.6)"
+                             : "KEYS record without encryption");
+        FUZZ_CHECK((flags != 0) == (encrypted && type >= 1 && type <= 4) && flags <= 1,
+                   "record at %zu of type %u has Record_Flags %#x (4.1)", off, type, flags);
+        if (type == 7)
+            FUZZ_CHECK(codec == 0 && stored == raw && stored >= 200 &&
+                           stored == 200 + 128 * (size_t)fz_le32(p + 32) &&
+                           (off == 128) == (fz_le32(p + 32) != 0),
+                       "KEYS record at %zu: %zu bytes, %u slots (5.6.1)", off, stored,
+                       fz_le32(p + 32));
+        if (type == 6)
+            seg_start = off + 16 + stored;
+        if (flags) {
+            flagged++;
+            FUZZ_CHECK(stored >= 41 && (codec == 0 ? stored == raw + 40 : stored <= raw + 40),
+                       "encrypted record at %zu: stored %zu raw %zu (4.5)", off, stored, raw);
+            if (!with_keys) {
+                prev_type = type;
+                off += 16 + stored;
+                continue; /* the payload is ciphertext */
+            }
+            p += 24;
+            stored -= 40;
+        }
         if (type == 5)
             FUZZ_CHECK(prev_type == 4,
                        "INDEX at %zu follows a record of type %u: the POINT must be the "
@@ -40,8 +98,13 @@ static void check_conformance(const uint8_t *d, size_t n)
             FUZZ_CHECK(stored >= 2 && (p[1] & 0x20) == 0,
                        "zlib payload at %zu sets FDICT (format 4.3)", off);
         prev_type = type;
-        off += 16 + stored;
+        off += 16 + fz_le32(d + off + 8);
     }
+    FUZZ_CHECK(!encrypted || !with_keys || decrypted == flagged,
+               "verified with the test keys: the harness decrypted %zu of %zu encrypted records "
+               "(a segment's sealed keys do not open?)",
+               decrypted, flagged);
+    free(d);
 }
 
 static int null_sink(void *ctx, uint64_t offset, const void *data, size_t size)
@@ -57,6 +120,7 @@ static void cross_check(int fd, const uint8_t *data, size_t size, const vmrp_ver
 {
     vmrp_reader *r = vmrp_reader_new();
     FUZZ_CHECK(r != NULL, "vmrp_reader_new");
+    fz_set_keys(r, data, size, NULL);
     int rc = vmrp_reader_open_fd(r, fd, "fuzz.vmrp");
     /* Known finding "torn-vs-damage": a torn report for a file that still
      * ends with a commit's End_Magic, which the reader takes as its head. */
@@ -118,6 +182,38 @@ static vmrp_key *signing_key(void)
     return key;
 }
 
+/* An encrypted archive verified with the test keys (rc, rep) and again
+ * without a key: a key only adds checks. */
+static void check_without_key(int fd, int rc, const vmrp_verify_report *rep)
+{
+    vmrp_reader *r0 = vmrp_reader_new();
+    FUZZ_CHECK(r0 != NULL && lseek(fd, 0, SEEK_SET) == 0, "vmrp_reader_new");
+    vmrp_verify_report rep0;
+    int rc0 = vmrp_reader_verify(r0, fd, "fuzz.vmrp", &rep0);
+    FUZZ_CHECK(rc0 != VMRP_E_KEY, "verify without a key gives VMRP_E_KEY");
+    FUZZ_CHECK(rc != VMRP_OK || rc0 == VMRP_OK,
+               "passes with the keys, not without (%d): %s", rc0, vmrp_reader_error_string(r0));
+    if (rc == VMRP_OK)
+        FUZZ_CHECK(rep0.points == rep->points && rep0.committed_size == rep->committed_size &&
+                       memcmp(rep0.head_hash, rep->head_hash, 32) == 0 && rep0.encrypted &&
+                       !rep0.content_checked && rep0.key_slots == rep->key_slots,
+                   "without a key: %u points, committed %llu, content_checked %d; with the keys "
+                   "%u, %llu",
+                   rep0.points, (unsigned long long)rep0.committed_size, rep0.content_checked,
+                   rep->points, (unsigned long long)rep->committed_size);
+    /* The keys open no slot, and the archive is sound without them: the
+     * reader refuses it for want of a key, and for nothing else. */
+    if (rc == VMRP_E_KEY && rc0 == VMRP_OK && !fuzz_skip("verify-cross-check")) {
+        vmrp_reader *r = vmrp_reader_new();
+        FUZZ_CHECK(r != NULL, "vmrp_reader_new");
+        int orc = vmrp_reader_open_fd(r, fd, "fuzz.vmrp");
+        FUZZ_CHECK(orc == VMRP_E_KEY, "verifies without a key, but open without a key gives %d: %s",
+                   orc, vmrp_reader_error_string(r));
+        vmrp_reader_free(r);
+    }
+    vmrp_reader_free(r0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -125,9 +221,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int fd = fuzz_memfd("fuzz_verify", data, size);
     vmrp_reader *r = vmrp_reader_new();
     FUZZ_CHECK(r != NULL, "vmrp_reader_new");
+    int asked = 0;
+    fz_set_keys(r, data, size, &asked);
     vmrp_verify_report rep;
     memset(&rep, 0xa5, sizeof rep);
     int rc = vmrp_reader_verify(r, fd, "fuzz.vmrp", &rep);
+    FUZZ_CHECK(asked <= 1, "the passphrase was asked %d times", asked);
+    FUZZ_CHECK(rc != VMRP_E_KEY || fz_encrypted(data, size), "VMRP_E_KEY without encryption");
+    if (rc == VMRP_OK)
+        FUZZ_CHECK(rep.encrypted == fz_encrypted(data, size) && rep.content_checked &&
+                       (rep.encrypted ? rep.key_slots >= 1 && rep.key_slots <= 64
+                                      : rep.key_slots == 0),
+                   "passing report: encrypted %d content_checked %d key_slots %u", rep.encrypted,
+                   rep.content_checked, rep.key_slots);
     FUZZ_CHECK(rc <= 0, "verify returned %d", rc);
     FUZZ_CHECK(rep.bytes <= size, "report reads %llu of %zu bytes", (unsigned long long)rep.bytes,
                size);
@@ -152,8 +258,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((rc == VMRP_OK || (rc == VMRP_E_TORN && rep.points > 0)) && !fuzz_skip("verify-cross-check"))
         cross_check(fd, data, size, &rep);
     if (rc == VMRP_OK && !fuzz_skip("verify-conformance"))
-        check_conformance(data, size);
+        check_conformance(data, size, 1);
     vmrp_reader_free(r);
+    if (fz_encrypted(data, size))
+        check_without_key(fd, rc, &rep);
 
     /* Again with the public key of the signed fixtures (the seeds include
      * them): signature checks on hostile commits, and a verdict that is
@@ -162,6 +270,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vmrp_reader *rk = vmrp_reader_new();
     FUZZ_CHECK(rk != NULL, "vmrp_reader_new");
     vmrp_reader_set_public_key(rk, key);
+    fz_set_keys(rk, data, size, NULL);
     FUZZ_CHECK(lseek(fd, 0, SEEK_SET) == 0, "lseek");
     vmrp_verify_report repk;
     int rck = vmrp_reader_verify(rk, fd, "fuzz.vmrp", &repk);

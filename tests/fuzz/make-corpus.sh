@@ -1,21 +1,27 @@
 #!/bin/sh
-# make-corpus.sh - seed corpora for the fuzz targets, in build/fuzz/corpus/TARGET/.
+# make-corpus.sh - seed corpora for the fuzz targets, in build/fuzz/corpus/TARGET/
+# (VMRP_FUZZ_OUT/corpus/TARGET/).
 #
 #   sh tests/fuzz/make-corpus.sh
 #
 # Archives are made with the vmrp command built by `make B=build/fz`: small
 # ones (1-3 points, block size 4K, several disks, config files, codecs none,
 # zstd and zlib, a grown / shrunk / excluded / absent disk, torn tails, a full
-# collection) plus fixtures/v1/*.vmrp and the other fixtures/*/*.vmrp.
-# fuzz_json gets a few JSON documents; fuzz_point gets the raw payloads of
-# the POINT records (type 4, codec 0) of the archives packed with
-# --compress none.
+# collection) plus fixtures/v1/*.vmrp and the other fixtures/*/*.vmrp;
+# encrypted archives made with tests/fuzz/mkenc.c (passphrase and recipient
+# slots, Argon2id 1 pass over 8 KiB, a keyless append, a full one, torn
+# ones). fuzz_json gets a few JSON documents; fuzz_point gets the raw
+# payloads of the POINT records (type 4, codec 0) of the archives packed
+# with --compress none; fuzz_keyslots the KEYS payloads of the encrypted
+# ones. VMRP_FUZZ_OUT=DIR (default build/fuzz) and VMRP_FUZZ_B=DIR (default
+# build/fz) as for run.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-B=build/fz
-OUT=$root/build/fuzz/corpus
+B=${VMRP_FUZZ_B:-build/fz}
+OUT=${VMRP_FUZZ_OUT:-build/fuzz}/corpus
+case $OUT in /*) ;; *) OUT=$root/$OUT ;; esac
 make --no-print-directory B=$B -j2 >/dev/null
 VMRP=$root/$B/vmrp
 GENDISK=$root/$B/gendisk
@@ -93,6 +99,77 @@ printf 'VRec\001\000\000\000garbage after the last commit' >> torn-garbage.vmrp
 head -c 128 one-none.vmrp > header-only.vmrp
 head -c 1000 one-zstd.vmrp > creation-cut.vmrp
 
+# --- Encrypted archives (format 1.2) ---
+# Packed by mkenc (tests/fuzz/mkenc.c, the library's writer API), since
+# `vmrp pack --kdf-memory` counts MiB: passphrase slots for the test
+# passphrase with Argon2id 1 pass over 8 KiB, so that an execution that
+# derives a key costs little; recipient slots for the test-only key
+# tests/fuzz/test-encryption.key (the harnesses hold a copy of it, checked
+# here) and for throwaway keys made now.
+MKENC=$root/$B/fuzz-mkenc
+# shellcheck disable=SC2046
+cc -std=c11 -O1 -g -I"$root/libformat" -I"$root/tests/fuzz" -o "$MKENC" "$root/tests/fuzz/mkenc.c" \
+    "$root/$B/libvmrp.a" $(pkg-config --libs libsodium libzstd zlib 2>/dev/null || echo -lsodium -lzstd -lz) -pthread
+KEY=$root/tests/fuzz/test-encryption.key
+PUB=$root/tests/fuzz/test-encryption.pub
+"$MKENC" --check-key "$KEY"
+for i in 1 2 3 4 5 6 7; do
+    "$VMRP" keygen --encryption --secret-key other$i.key --public-key other$i.pub --no-passphrase \
+        > /dev/null 2>&1
+done
+mkenc() { "$MKENC" "$@"; }
+rm -f ./*.img
+mk_disks
+# one point each: a passphrase slot; recipient slots (the test key last)
+mkenc enc-pass.vmrp --new-pass --block-size 4096 --codec none --disk disk0=disk0.img \
+    --disk disk1=disk1.img --config vm1.json --file cfg/domain.xml=cfg1/domain.xml --name first
+mkenc enc-recipients.vmrp --recipient other1.pub --recipient "$PUB" --block-size 4096 \
+    --codec zstd --disk disk0=disk0.img --exclude disk9
+mkenc enc-many-slots.vmrp --new-pass --recipient other1.pub --recipient other2.pub \
+    --recipient other3.pub --recipient other4.pub --recipient other5.pub --recipient other6.pub \
+    --recipient other7.pub --recipient "$PUB" --block-size 4096 --codec zlib --disk disk1=disk1.img
+# a full collection: appending must refuse
+mkenc enc-full.vmrp --recipient "$PUB" --block-size 4096 --max-points 1 --codec none \
+    --disk disk0=disk1.img
+# three points opened with the identity, then the passphrase: a changed
+# block, an excluded disk, a grown disk, a shrunk one, a disk back
+mkenc enc-three.vmrp --new-pass --recipient "$PUB" --block-size 4096 --codec zlib \
+    --disk disk0=disk0.img --disk disk1=disk1.img --disk disk2=disk2.img --config vm1.json \
+    --file cfg/domain.xml=cfg1/domain.xml --file extra.conf=cfg1/extra.conf --name p1
+"$GENDISK" fill disk0.img 4K 4K 9
+"$GENDISK" resize disk2.img 24K
+"$GENDISK" fill disk2.img 20K 2K 5
+mkenc enc-three.vmrp --identity "$KEY" --codec zstd --disk disk0=disk0.img --disk disk2=disk2.img \
+    --exclude disk1 --config vm2.json --file nvram/VARS.fd=cfg2/nvram/VARS.fd --name p2
+cp enc-three.vmrp enc-two.vmrp
+"$GENDISK" resize disk0.img 6K
+"$GENDISK" zero disk2.img 4K 4K
+mkenc enc-three.vmrp --pass --codec none --disk disk0=disk0.img --disk disk1=disk1.img --name p3
+# a keyless append (no key: every disk FULL, new families, an excluded disk
+# under a new family, no configuration inherited), then appends with the
+# identity (FULL where the id space changed, a delta where it did not) and
+# with the passphrase (unchanged disks: empty maps); the keyless point
+# repeats the first one's name
+rm -f ./*.img
+mk_disks
+mkenc enc-keyless.vmrp --new-pass --recipient "$PUB" --block-size 4096 --codec zstd \
+    --disk disk0=disk0.img --disk disk1=disk1.img --config vm1.json \
+    --file cfg/domain.xml=cfg1/domain.xml --name base
+"$GENDISK" fill disk0.img 8K 4K 6
+mkenc enc-keyless.vmrp --codec zstd --disk disk0=disk0.img --exclude disk1 --name base
+cp enc-keyless.vmrp enc-keyless-2.vmrp
+"$GENDISK" fill disk1.img 4K 4K 7
+"$GENDISK" fill disk0.img 0 4K 8
+mkenc enc-keyless.vmrp --identity "$KEY" --codec zlib --disk disk0=disk0.img \
+    --disk disk1=disk1.img --config vm2.json --name grown
+mkenc enc-keyless.vmrp --pass --codec none --disk disk0=disk0.img --disk disk1=disk1.img \
+    --name again
+# torn encrypted archives
+size2=$(wc -c < enc-two.vmrp)
+size3=$(wc -c < enc-three.vmrp)
+head -c $(( (size2 + size3) / 2 )) enc-three.vmrp > enc-torn-mid.vmrp
+head -c $(( size3 - 1 )) enc-three.vmrp > enc-torn-last-byte.vmrp
+
 for f in *.vmrp "$root"/fixtures/*/*.vmrp; do   # fixtures/v1/*.vmrp, and the other versions
     [ -f "$f" ] || continue
     case $f in
@@ -119,6 +196,37 @@ for f in one-none.vmrp two-none.vmrp three-none.vmrp full.vmrp; do
         if [ "$type" = 4 ] && [ "$codec" = 0 ]; then
             k=$((k + 1))
             tail -c +$((off + 17)) "$f" | head -c "$stored" > "$OUT/fuzz_point/${f%.vmrp}-point$k"
+        fi
+        off=$((off + 16 + stored))
+    done
+done
+
+# --- fuzz_keyslots: KEYS payloads (type 7) of the encrypted archives, after
+# an options byte: segment 1's with every option (0x0f), also as not strict
+# and with the identity only (0x05), later segments' as such (0x02) ---
+mkdir -p "$OUT/fuzz_keyslots"
+for f in enc-pass.vmrp enc-recipients.vmrp enc-many-slots.vmrp enc-three.vmrp enc-keyless.vmrp \
+    "$root"/fixtures/v1.2/*.vmrp; do
+    [ -f "$f" ] || continue
+    size=$(wc -c < "$f")
+    off=128
+    k=0
+    base=$(basename "$f" .vmrp)
+    while [ $((off + 16)) -le "$size" ]; do
+        [ "$(od -An -c -j $off -N4 "$f" | tr -d ' ')" = VRec ] || break
+        type=$(u8 "$f" $((off + 4)))
+        stored=$(u32 "$f" $((off + 8)))
+        if [ "$type" = 7 ]; then
+            k=$((k + 1))
+            if [ "$off" = 128 ]; then
+                for o in 017 005; do
+                    { printf "\\$o"; tail -c +$((off + 17)) "$f" | head -c "$stored"; } \
+                        > "$OUT/fuzz_keyslots/$base-keys$k-$o"
+                done
+            else
+                { printf '\002'; tail -c +$((off + 17)) "$f" | head -c "$stored"; } \
+                    > "$OUT/fuzz_keyslots/$base-keys$k"
+            fi
         fi
         off=$((off + 16 + stored))
     done
@@ -160,6 +268,6 @@ if command -v bsdtar > /dev/null 2>&1; then
     (cd "$work/bundle" && bsdtar -cf "$b/zip.zip" --format zip . && bsdtar -cf "$b/pax.tar" --format pax .) || true
 fi
 
-for t in fuzz_open fuzz_verify fuzz_append fuzz_json fuzz_point fuzz_keys fuzz_bundle; do
+for t in fuzz_open fuzz_verify fuzz_append fuzz_json fuzz_point fuzz_keys fuzz_bundle fuzz_keyslots; do
     echo "corpus $t: $(ls "$OUT/$t" | wc -l) files"
 done

@@ -17,7 +17,9 @@
 # VMRP_FUZZ_SKIP=name,... lets the fuzzers step over known, reported findings
 # (see README.md); it never applies to the regression replay (nor do
 # ASAN_OPTIONS / LSAN_OPTIONS given by the caller). SECONDS=0 skips fuzzing
-# and only replays the regressions.
+# and only replays the regressions. VMRP_FUZZ_OUT=DIR (default build/fuzz)
+# and VMRP_FUZZ_B=DIR (default build/fz, the vmrp build of make-corpus.sh)
+# keep a campaign's files apart from another one's.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -30,9 +32,9 @@ case "$secs" in
     ;;
 esac
 shift
-TARGETS=${*:-"fuzz_open fuzz_verify fuzz_json fuzz_point fuzz_append fuzz_keys fuzz_bundle"}
+TARGETS=${*:-"fuzz_open fuzz_verify fuzz_json fuzz_point fuzz_append fuzz_keys fuzz_bundle fuzz_keyslots"}
 PARALLEL=${PARALLEL:-2}
-OUT=build/fuzz
+OUT=${VMRP_FUZZ_OUT:-build/fuzz}
 status=0
 
 sh tests/fuzz/build.sh $TARGETS || exit 1
@@ -51,6 +53,7 @@ run_target() {
     fuzz_json) flags="$flags -dict=tests/fuzz/json.dict" ;;
     fuzz_point) flags="$flags -max_len=65536" ;;
     fuzz_keys) flags="$flags -max_len=4096" ;;
+    fuzz_keyslots) flags="$flags -max_len=8393" ;; # options byte + 64 key slots
     fuzz_bundle) flags="$flags -max_len=262144" ;;
     *) flags="$flags -max_len=1048576 -dict=tests/fuzz/vmrp.dict" ;;
     esac
