@@ -188,6 +188,13 @@ const char *record_check_decode(codec_ctx *codec, const crypt_keys *ck, const re
     hash_buf(h, bytes, ref->size);
     if (memcmp(h, ref->hash, HASH_SIZE) != 0)
         return "does not match its hash in the index (damaged or altered)";
+    return record_decode(codec, ck, ref, bytes, want_type, block_size, strict, out, raw_cap);
+}
+
+const char *record_decode(codec_ctx *codec, const crypt_keys *ck, const rec_ref *ref,
+                          unsigned char *bytes, uint8_t want_type, uint32_t block_size,
+                          int strict, unsigned char *out, size_t raw_cap)
+{
     record_header h2;
     const char *why = NULL;
     if (record_header_decode_ex(bytes, block_size, strict, ck != NULL, &h2, &why) != VMRP_OK)

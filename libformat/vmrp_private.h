@@ -325,6 +325,11 @@ int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
 const char *record_check_decode(codec_ctx *codec, const crypt_keys *ck, const rec_ref *ref,
                                 unsigned char *bytes, uint8_t want_type, uint32_t block_size,
                                 int strict, unsigned char *out, size_t raw_cap);
+/* The same without the Record_Hash check: for BLOCK records whose decoded
+ * bytes are then checked against an authenticated Block_Id (spec 7.1). */
+const char *record_decode(codec_ctx *codec, const crypt_keys *ck, const rec_ref *ref,
+                          unsigned char *bytes, uint8_t want_type, uint32_t block_size,
+                          int strict, unsigned char *out, size_t raw_cap);
 /* The Id_Key of point index k of an encrypted collection, else NULL. */
 const unsigned char *reader_id_key(const vmrp_reader *r, uint32_t k);
 /* Same, into a caller buffer of exactly raw_cap bytes (block reads). */
