@@ -91,30 +91,7 @@ static int from_tty(const char *prompt, char *buf, size_t size)
     if (write(fd, prompt, strlen(prompt)) < 0) {
         /* the prompt is a courtesy; reading still works */
     }
-    size_t n = 0;
-    char c;
-    int rc = 0, too_long = 0;
-    for (;;) {
-        ssize_t r = read(fd, &c, 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = n ? 0 : -1;
-            break;
-        }
-        if (c == '\n' || c == '\r')
-            break;
-        if (n + 1 < size)
-            buf[n++] = c;
-        else
-            too_long = 1;
-    }
-    buf[n] = '\0';
-    if (too_long) {
-        sodium_memzero(buf, size);
-        fprintf(stderr, "vmrp: the passphrase is longer than %zu bytes\n", size - 1);
-        rc = -1;
-    }
+    int rc = read_line(fd, buf, size) == 0 ? 0 : -1;
     if (have_term)
         tcsetattr(fd, TCSAFLUSH, &old);
     if (write(fd, "\n", 1) < 0) {
