@@ -382,9 +382,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                        bad, bad / bs);
         }
         free(s.buf);
-        /* Configuration: given, or inherited from the old latest point,
-         * except by a keyless append, which cannot read it. */
-        const vmrp_point_info *lp = n0 > 0 && !keyless ? vmrp_reader_point(old, n0 - 1) : NULL;
+        /* Configuration: given, or inherited from the old latest point; in
+         * an encrypted archive from the newest point of segment 1's id
+         * space, whose Id_Key a keyed writer uses, and never by a keyless
+         * append (8.1.1). */
+        const vmrp_point_info *lp = NULL;
+        uint32_t lk = 0;
+        const unsigned char *id0 = n0 > 0 ? reader_id_key(old, 0) : NULL;
+        for (uint32_t k = n0; k-- > 0 && !lp && !keyless;)
+            if (!id0 || sodium_memcmp(reader_id_key(old, k), id0, 32) == 0)
+                lp = vmrp_reader_point(old, lk = k);
+        if (ci1->encrypted && n0 > 0) {
+            const unsigned char *idn = reader_id_key(r, n1 - 1), *id1 = reader_id_key(r, 0);
+            FUZZ_CHECK(idn && id1, "no Id_Keys in an encrypted archive opened with its key");
+            if (keyless) {
+                for (uint32_t k = 0; k < n0; k++)
+                    FUZZ_CHECK(sodium_memcmp(reader_id_key(r, k), idn, 32) != 0,
+                               "keyless append: the new point has point %u's Id_Key", k + 1);
+            } else {
+                FUZZ_CHECK(sodium_memcmp(idn, id1, 32) == 0,
+                           "keyed append: the new point's Id_Key is not segment 1's (8.1.1)");
+            }
+        }
         if (set_meta)
             FUZZ_CHECK(strcmp(np->source_metadata, meta) == 0, "metadata not kept");
         else if (lp)
@@ -410,7 +429,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (uint32_t f = 0; f < lp->config_file_count; f++) {
                 void *a = NULL, *b = NULL;
                 size_t la = 0, lb = 0;
-                int ra = vmrp_reader_read_config_file(old, n0 - 1, f, &a, &la);
+                int ra = vmrp_reader_read_config_file(old, lk, f, &a, &la);
                 int rb = vmrp_reader_read_config_file(r, n1 - 1, f, &b, &lb);
                 FUZZ_CHECK(strcmp(np->config_files[f].name, lp->config_files[f].name) == 0 &&
                                ra == rb && la == lb && (la == 0 || memcmp(a, b, la) == 0),

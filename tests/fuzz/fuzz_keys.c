@@ -1,9 +1,11 @@
 /* fuzz_keys.c - key files: vmrp_key_load_public() and
  * vmrp_key_load_secret() on hostile bytes.
  *
- * Oracles beyond the sanitizers: a loaded secret key signs and its own
- * public half verifies the signature (the loader checks the embedded public
- * key); a key that loads as both public and secret has the same key id.
+ * Oracles beyond the sanitizers: a loaded secret signing key signs and its
+ * own public half verifies the signature (the loader checks the embedded
+ * public key); a loaded secret encryption key (X25519, format 1.2) has the
+ * public key of its secret and refuses to sign; a key that loads as both
+ * public and secret has the same key id and kind.
  * No passphrase is given, so protected keys are refused before any scrypt
  * work (the limits a file may ask for are bounded separately).
  */
@@ -44,7 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rs == VMRP_OK || rs == VMRP_E_KEY || rs == VMRP_E_IO || rs == VMRP_E_NOMEM,
                "secret rc %d", rs);
     FUZZ_CHECK(*vmrp_key_error_string(pub) || rp == VMRP_OK, "public error without a message");
-    if (rs == VMRP_OK) {
+    if (rs == VMRP_OK && vmrp_key_kind(sec) == VMRP_KEY_ENCRYPTION) {
+        const unsigned char *bs = key_box_secret(sec), *bp = key_box_public(sec);
+        unsigned char pk[32], hash[HASH_SIZE] = {1, 2, 3}, sig[SIGNATURE_SIZE];
+        FUZZ_CHECK(vmrp_key_has_secret(sec) && bs && bp && crypto_scalarmult_base(pk, bs) == 0 &&
+                       memcmp(pk, bp, 32) == 0,
+                   "loaded encryption key: its public key is not its secret's");
+        FUZZ_CHECK(key_sign_commit(sec, hash, sig) == VMRP_E_KEY, "an encryption key signs");
+    } else if (rs == VMRP_OK) {
+        FUZZ_CHECK(vmrp_key_kind(sec) == VMRP_KEY_SIGNING, "kind %d", vmrp_key_kind(sec));
         FUZZ_CHECK(vmrp_key_has_secret(sec), "loaded secret key has no secret");
         unsigned char hash[HASH_SIZE] = {1, 2, 3}, sig[SIGNATURE_SIZE];
         FUZZ_CHECK(key_sign_commit(sec, hash, sig) == VMRP_OK, "a loaded key cannot sign");
@@ -56,7 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char a[17], b[17];
         vmrp_key_id(pub, a);
         vmrp_key_id(sec, b);
-        FUZZ_CHECK(strcmp(a, b) == 0, "one file, two key ids");
+        FUZZ_CHECK(strcmp(a, b) == 0 && vmrp_key_kind(pub) == vmrp_key_kind(sec),
+                   "one file, two key ids or kinds");
     }
     vmrp_key_free(pub);
     vmrp_key_free(sec);

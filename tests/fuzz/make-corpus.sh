@@ -22,7 +22,7 @@ cd "$root"
 B=${VMRP_FUZZ_B:-build/fz}
 OUT=${VMRP_FUZZ_OUT:-build/fuzz}/corpus
 case $OUT in /*) ;; *) OUT=$root/$OUT ;; esac
-make --no-print-directory B=$B -j2 >/dev/null
+make --no-print-directory B="$B" -j2 >/dev/null
 VMRP=$root/$B/vmrp
 GENDISK=$root/$B/gendisk
 
@@ -220,7 +220,8 @@ for f in enc-pass.vmrp enc-recipients.vmrp enc-many-slots.vmrp enc-three.vmrp en
             k=$((k + 1))
             if [ "$off" = 128 ]; then
                 for o in 017 005; do
-                    { printf "\\$o"; tail -c +$((off + 17)) "$f" | head -c "$stored"; } \
+                    { if [ $o = 017 ]; then printf '\017'; else printf '\005'; fi
+                      tail -c +$((off + 17)) "$f" | head -c "$stored"; } \
                         > "$OUT/fuzz_keyslots/$base-keys$k-$o"
                 done
             else
@@ -254,6 +255,9 @@ if command -v minisign > /dev/null 2>&1; then
     minisign -G -W -p "$work/m.pub" -s "$work/m.key" > /dev/null 2>&1 &&
         cp "$work/m.pub" "$k/minisign.pub" && cp "$work/m.key" "$k/minisign-unprotected.key"
 fi
+# encryption keys (X1, format 1.2): the test-only key, and the fixtures'
+cp "$root"/tests/fuzz/test-encryption.key "$k/x1-unprotected.key"
+cp "$root"/tests/fuzz/test-encryption.pub "$k/x1.pub"
 # a protected key: the scrypt parameters are read, then refused for want of a passphrase
 printf 'untrusted comment: minisign encrypted secret key\nRWRTY0IyAAAA\n' > "$k/protected-stub.key"
 
