@@ -515,6 +515,16 @@ VMRP_API int vmrp_writer_commit(vmrp_writer *w) VMRP_CHECK_RESULT;
 VMRP_API int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key);
 
 /**
+ * Append only to an archive whose every commit is signed by @p key (a
+ * signing public key); a new archive is created as usual. Call before
+ * vmrp_writer_open(), which then fails with ::VMRP_E_CORRUPT, naming the
+ * commit, when the chain is not signed by it. A writer without the key of an
+ * encrypted archive seals its point to the collection key it finds in the
+ * archive: this is how it knows that key is the one its owners hold.
+ */
+VMRP_API void vmrp_writer_set_public_key(vmrp_writer *w, const vmrp_key *key);
+
+/**
  * Encrypt a new archive, or give the key of an existing encrypted one.
  * Call before vmrp_writer_open(); @p e and what it points to must stay
  * valid until then (the passphrase is copied into secure memory).

@@ -50,6 +50,11 @@ int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key)
     return VMRP_OK;
 }
 
+void vmrp_writer_set_public_key(vmrp_writer *w, const vmrp_key *key)
+{
+    w->trusted = key;
+}
+
 int vmrp_writer_set_encryption(vmrp_writer *w, const vmrp_encryption *e)
 {
     if (w->fd >= 0 || w->label)
@@ -459,6 +464,7 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
     /* An encrypted archive is opened with the key given, or, with none,
      * read only as far as its commit chain (a keyless append). */
     vmrp_reader_set_decryption(w->prev, w->identity, w->passphrase ? writer_passphrase : NULL, w);
+    vmrp_reader_set_public_key(w->prev, w->trusted);
     w->prev->keyless_ok = !w->identity && !w->passphrase;
     uint64_t torn = 0;
     rc = size == 0 ? VMRP_OK : reader_open_internal(w->prev, fd, path, &torn);

@@ -68,6 +68,7 @@ struct vmrp_writer_s {
     unsigned char *buf; /* record being written */
     size_t bufcap;
     const vmrp_key *signer; /* signs the commit when set */
+    const vmrp_key *trusted; /* every commit appended to must be signed by it */
     /* Encryption: what was asked, and the keys in use. */
     int encrypt_new;          /* make a new collection encrypted */
     keys_slots slots;         /* its key slots */

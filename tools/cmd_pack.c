@@ -22,7 +22,8 @@ const char pack_usage[] =
     "                 [--consistency crash|filesystem|application] [--block-size SIZE]\n"
     "                 [--compress zstd[:LEVEL]|zlib[:LEVEL]|none] [--max-points N]\n"
     "                 [--sign SECRET_KEY [--minisig]] [--encrypt] [--recipient PUBLIC_KEY ...]\n"
-    "                 [--identity SECRET_KEY] [--threads N] [--json] [--quiet]\n\n"
+    "                 [--identity SECRET_KEY] [--pubkey PUBLIC_KEY] [--threads N] [--json]\n"
+    "                 [--quiet]\n\n"
     "Creates ARCHIVE with a first, full restore point, or appends a point that stores\n"
     "only the blocks changed since the latest one. ARCHIVE '-' streams a new archive\n"
     "to stdout.\n\n"
@@ -38,6 +39,9 @@ const char pack_usage[] =
     "  --max-points N          point limit of a new archive, 1..65535 (default 200)\n"
     "  --sign SECRET_KEY       sign the commit with an Ed25519 key (minisign format)\n"
     "  --minisig               also write ARCHIVE.minisig, which 'minisign -V' checks\n"
+    "  --pubkey PUBLIC_KEY     append only if every commit of ARCHIVE is signed by this\n"
+    "                          key (exit 1 otherwise); without the key of an encrypted\n"
+    "                          archive, this is what vouches for its collection key\n"
     "  --encrypt               encrypt a new archive with a passphrase (Argon2id), from\n"
     "                          VMRP_PASSPHRASE, _FILE, _COMMAND or a prompt; on an\n"
     "                          encrypted archive, open it with that passphrase\n"
@@ -214,7 +218,8 @@ int cmd_pack(int argc, char **argv)
         {"threads", required_argument, 0, 'T'},     {"changed-ranges", required_argument, 0, 'R'},
         {"encrypt", no_argument, 0, 'E'},           {"recipient", required_argument, 0, 'r'},
         {"identity", required_argument, 0, 'I'},    {"kdf-memory", required_argument, 0, 'K'},
-        {"kdf-passes", required_argument, 0, 'P'},  {0, 0, 0, 0}};
+        {"kdf-passes", required_argument, 0, 'P'},  {"pubkey", required_argument, 0, 'p'},
+        {0, 0, 0, 0}};
     disk_arg disks[256];
     ranges_arg ranges[256];
     size_t nranges = 0;
@@ -223,7 +228,7 @@ int cmd_pack(int argc, char **argv)
     size_t ndisks = 0, nexcluded = 0, nconfig_files = 0;
     const char *config = NULL, *name = NULL, *sign = NULL;
     int minisig = 0, encrypt = 0;
-    const char *recipient_paths[64], *identity_path = NULL;
+    const char *recipient_paths[64], *identity_path = NULL, *pubkey_path = NULL;
     size_t nrecipients = 0;
     vmrp_encryption enc;
     memset(&enc, 0, sizeof enc);
@@ -332,6 +337,9 @@ int cmd_pack(int argc, char **argv)
         case 'I':
             identity_path = optarg;
             break;
+        case 'p':
+            pubkey_path = optarg;
+            break;
         case 'K':
         case 'P': {
             char *end = NULL;
@@ -415,7 +423,7 @@ int cmd_pack(int argc, char **argv)
     size_t meta_len = 0;
     config_set files = {0};
     char err[512];
-    vmrp_key *key = NULL, *identity = NULL, *recipients[64] = {0};
+    vmrp_key *key = NULL, *identity = NULL, *trusted = NULL, *recipients[64] = {0};
     vmrp_extent *rext[256] = {0};
     size_t rn[256] = {0};
     char *pass = NULL;
@@ -425,6 +433,8 @@ int cmd_pack(int argc, char **argv)
         if ((status = cli_load_recipient("pack", recipient_paths[i], &recipients[i])) != EXIT_OK)
             goto out;
     if (identity_path && (status = cli_load_identity("pack", identity_path, &identity)) != EXIT_OK)
+        goto out;
+    if (pubkey_path && (status = cli_load_public_key("pack", pubkey_path, &trusted)) != EXIT_OK)
         goto out;
     /* An append opens the archive with a passphrase only when told to with
      * --encrypt: VMRP_PASSPHRASE may be meant for the signing key. */
@@ -513,6 +523,7 @@ int cmd_pack(int argc, char **argv)
     cli_progress_init(&prog, "pack", quiet);
     vmrp_writer_set_progress(w, cli_progress_cb, &prog);
     vmrp_writer_set_progress_total(w, total);
+    vmrp_writer_set_public_key(w, trusted);
     int rc = vmrp_writer_set_encryption(w, &enc);
     if (rc == VMRP_OK)
         rc = stream ? vmrp_writer_open_stream(w, STDOUT_FILENO, "stdout", &opts)
@@ -575,6 +586,7 @@ out:
     config_set_free(&files);
     vmrp_key_free(key);
     vmrp_key_free(identity);
+    vmrp_key_free(trusted);
     for (size_t i = 0; i < nrecipients; i++)
         vmrp_key_free(recipients[i]);
     if (pass)

@@ -308,9 +308,24 @@ expect_exit 1 "verify --pubkey with another signing key fails" vmrp verify se.vm
 VMRP_PASSPHRASE=pw expect_exit 0 "restore --pubkey with the passphrase" \
     vmrp restore se.vmrp --disk data --output se.img --pubkey s.pub --quiet
 expect_same se.img data.img "the signed and encrypted disk restores"
+# pack --pubkey: append only to a chain signed by the key (what vouches for
+# the collection key of a keyless append)
+expect_exit 0 "pack --pubkey appends to a chain signed by the key" \
+    vmrp pack se.vmrp --disk os=os.img --pubkey s.pub --sign s.key --quiet
+cp se.vmrp se.before
+expect_exit 1 "pack --pubkey with another signing key is exit 1" \
+    vmrp pack se.vmrp --disk os=os.img --pubkey s2.pub --quiet
+expect_err "is signed by key" "the refusal names the signer"
+expect_same se.vmrp se.before "the refused append left the archive byte-identical"
+expect_exit 4 "pack --pubkey with an encryption key is exit 4" \
+    vmrp pack se.vmrp --disk os=os.img --pubkey e.pub --quiet
 expect_exit 0 "an unsigned keyless point appended to it" vmrp pack se.vmrp --disk os=os.img --quiet
 expect_exit 1 "verify --pubkey then fails" vmrp verify se.vmrp --pubkey s.pub
 expect_err "not signed" "the failure says a commit is not signed"
+cp se.vmrp se.before
+expect_exit 1 "pack --pubkey refuses a chain with an unsigned commit" \
+    vmrp pack se.vmrp --disk os=os.img --pubkey s.pub --sign s.key --quiet
+expect_same se.vmrp se.before "and leaves the archive byte-identical"
 
 # --- damage: every flipped byte is exit 1, with and without the key
 # damaged NAME ARCHIVE OFFSET KEYARGS...: flip one byte of a copy, verify
