@@ -7,6 +7,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,22 +22,20 @@ struct pool {
     int stop;
     pool_fn fn;
     void *ctx;
-    size_t n, next;
+    size_t n;
+    atomic_size_t next; /* taken without the lock: no lock per index */
     unsigned busy;
 };
 
-/* Take indices until none is left. */
+/* Take indices until none is left. fn, ctx and n were set before the job
+ * was announced under the lock, so every thread sees them. */
 static void drain(pool *p, unsigned worker)
 {
     for (;;) {
-        pthread_mutex_lock(&p->lock);
-        size_t i = p->next < p->n ? p->next++ : p->n;
-        pool_fn fn = p->fn;
-        void *ctx = p->ctx;
-        pthread_mutex_unlock(&p->lock);
+        size_t i = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
         if (i >= p->n)
             return;
-        fn(ctx, i, worker);
+        p->fn(p->ctx, i, worker);
     }
 }
 
@@ -81,6 +80,7 @@ pool *pool_new(unsigned threads)
     pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    atomic_init(&p->next, 0);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->start, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -110,24 +110,34 @@ unsigned pool_size(const pool *p)
     return p->nthreads + 1;
 }
 
-void pool_for(pool *p, size_t n, pool_fn fn, void *ctx)
+void pool_start(pool *p, size_t n, pool_fn fn, void *ctx)
 {
-    if (n == 0)
-        return;
     pthread_mutex_lock(&p->lock);
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    p->next = 0;
-    p->busy = p->nthreads;
-    p->generation++;
-    pthread_cond_broadcast(&p->start);
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    p->busy = n ? p->nthreads : 0;
+    if (n) {
+        p->generation++;
+        pthread_cond_broadcast(&p->start);
+    }
     pthread_mutex_unlock(&p->lock);
+}
+
+void pool_finish(pool *p)
+{
     drain(p, 0);
     pthread_mutex_lock(&p->lock);
     while (p->busy > 0)
         pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
+}
+
+void pool_for(pool *p, size_t n, pool_fn fn, void *ctx)
+{
+    pool_start(p, n, fn, ctx);
+    pool_finish(p);
 }
 
 void pool_free(pool *p)

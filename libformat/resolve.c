@@ -219,7 +219,10 @@ static const vmrp_disk_info *disk_of(const vmrp_reader *r, uint32_t pi, const ch
 
 /* Blocks are restored in batches: records are read in file order runs
  * (one pread for records that lie back to back, as a full point's do),
- * checked and decoded on every core, then handed to the sink in order. */
+ * checked and decoded on every core, then handed to the sink in order.
+ * Two sets of buffers alternate, so that while the workers decode one
+ * batch the caller hands the previous one to the sink and reads the next:
+ * the writes and reads of a restore overlap its decoding. */
 #define RBATCH_BYTES (16u << 20)
 
 typedef struct {
@@ -229,11 +232,22 @@ typedef struct {
     const char *problem;
 } rslot;
 
+/* One batch: blocks [first, first + count) of the resolved map. A bad
+ * reference or a read error is kept and reported when the batch's turn
+ * comes, so that errors are reported in block order. */
 typedef struct {
-    vmrp_reader *r;
     rslot *s;
     unsigned char *buf;   /* records */
     unsigned char *out;   /* decoded blocks, one per slot */
+    size_t first, count;
+    size_t bad_ref;       /* first slot naming no valid BLOCK record; count if none */
+    int read_err;
+    uint64_t read_off;
+} rset;
+
+typedef struct {
+    vmrp_reader *r;
+    rset *set;            /* the batch being decoded */
     codec_ctx **codecs;
     uint32_t bs;
     const unsigned char *id_key; /* the point's, in an encrypted collection */
@@ -242,24 +256,101 @@ typedef struct {
 static void decode_slot(void *ctx, size_t i, unsigned worker)
 {
     rbatch *b = ctx;
-    unsigned char *out = b->out + i * (size_t)b->bs;
+    rslot *s = &b->set->s[i];
+    unsigned char *out = b->set->out + i * (size_t)b->bs;
     /* No Record_Hash pass: the decoded block is checked against the
      * Block_Id of an authenticated map, which proves it is the block that
      * was written (and the map's claim, which the record hash alone would
      * not); decoding is bounded by Block_Size whatever the bytes hold. */
-    b->s[i].problem = record_decode(b->codecs[worker], b->r->crypt, b->s[i].ref,
-                                    b->buf + b->s[i].at, REC_BLOCK, b->bs, b->r->strict, out,
-                                    b->bs);
+    s->problem = record_decode(b->codecs[worker], b->r->crypt, s->ref, b->set->buf + s->at,
+                               REC_BLOCK, b->bs, b->r->strict, out, b->bs);
     unsigned char id[HASH_SIZE];
     /* Block_Ids of another id space (spec 5.1) are not the map's to name */
-    if (!b->s[i].problem && b->id_key &&
-        sodium_memcmp(reader_id_key(b->r, b->s[i].ref->segment), b->id_key, KEY_SIZE) != 0)
-        b->s[i].problem = "is a block of another id space (keyed with another Id_Key)";
-    if (!b->s[i].problem) {
+    if (!s->problem && b->id_key &&
+        sodium_memcmp(reader_id_key(b->r, s->ref->segment), b->id_key, KEY_SIZE) != 0)
+        s->problem = "is a block of another id space (keyed with another Id_Key)";
+    if (!s->problem) {
         id_hash(id, out, b->bs, b->id_key);
-        if (memcmp(id, b->s[i].id, HASH_SIZE) != 0)
-            b->s[i].problem = "does not hold the data of the Block_Id the map gives it";
+        if (memcmp(id, s->id, HASH_SIZE) != 0)
+            s->problem = "does not hold the data of the Block_Id the map gives it";
     }
+}
+
+/* Find the records of blocks [first, first + count) and read them. */
+static void load_set(vmrp_reader *r, rset *b, const map_entry *v, size_t first, size_t count,
+                     size_t rec_max)
+{
+    size_t used = 0;
+    b->first = first;
+    b->count = count;
+    b->bad_ref = count;
+    b->read_err = 0;
+    for (size_t i = 0; i < count; i++) {
+        const rec_ref *ref = reader_find_record(r, v[first + i].record);
+        if (!ref || ref->type != REC_BLOCK || ref->size > rec_max) {
+            b->bad_ref = i;
+            return;
+        }
+        b->s[i].ref = ref;
+        b->s[i].id = v[first + i].id;
+        b->s[i].at = used;
+        used += ref->size;
+    }
+    /* read runs of records that are back to back in the file */
+    for (size_t i = 0; i < count;) {
+        size_t j = i + 1;
+        while (j < count && b->s[j].ref->offset == b->s[j - 1].ref->offset + b->s[j - 1].ref->size &&
+               b->s[j].at == b->s[j - 1].at + b->s[j - 1].ref->size)
+            j++;
+        size_t len = b->s[j - 1].at + b->s[j - 1].ref->size - b->s[i].at;
+        int e = io_pread_full(r->fd, b->buf + b->s[i].at, len, b->s[i].ref->offset);
+        if (e) {
+            b->read_err = e;
+            b->read_off = b->s[i].ref->offset;
+            return;
+        }
+        i = j;
+    }
+}
+
+/* The errors found while loading or decoding a batch, in block order. */
+static int set_problem(vmrp_reader *r, const rset *b, const map_entry *v, const char *disk_name)
+{
+    if (b->bad_ref < b->count)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: block %llu of disk %s names no valid BLOCK record",
+                       r->label, (unsigned long long)v[b->first + b->bad_ref].block, disk_name);
+    if (b->read_err)
+        return err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", r->label,
+                       (unsigned long long)b->read_off, strerror(-b->read_err));
+    for (size_t i = 0; i < b->count; i++) {
+        const map_entry *e = &v[b->first + i];
+        if (b->s[i].problem)
+            return err_set(&r->err, VMRP_E_CORRUPT, "%s: block %llu of disk %s, record at offset %llu: %s",
+                           r->label, (unsigned long long)e->block, disk_name,
+                           (unsigned long long)e->record, b->s[i].problem);
+    }
+    return VMRP_OK;
+}
+
+/* Runs of consecutive blocks lie back to back in out: one sink call (one
+ * write) per run, not per block. */
+static int sink_set(const rset *b, const map_entry *v, uint32_t bs, uint64_t size,
+                    vmrp_block_sink sink, void *ctx)
+{
+    int rc = VMRP_OK;
+    const map_entry *e = v + b->first;
+    for (size_t i = 0; i < b->count && rc == VMRP_OK;) {
+        size_t j = i + 1;
+        while (j < b->count && e[j].block == e[j - 1].block + 1)
+            j++;
+        uint64_t off = e[i].block * bs;
+        uint64_t end = (e[j - 1].block + 1) * bs;
+        if (end > size)
+            end = size;
+        rc = sink(ctx, off, b->out + i * (size_t)bs, (size_t)(end - off));
+        i = j;
+    }
+    return rc;
 }
 
 int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
@@ -275,80 +366,58 @@ int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
     const size_t cap = RBATCH_BYTES / bs ? RBATCH_BYTES / bs : 1;
     const size_t rec_max = RH_SIZE + (size_t)bs + (r->crypt ? RECORD_CRYPTO_OVERHEAD : 0);
     pool *workers = pool_new(pool_default_threads());
-    rbatch b = {r, calloc(cap, sizeof(rslot)), malloc(cap * rec_max), malloc(cap * (size_t)bs),
-                NULL, bs, reader_id_key(r, index)};
+    rset set[2];
+    memset(set, 0, sizeof set);
+    rbatch b = {r, NULL, NULL, bs, reader_id_key(r, index)};
+    int nomem = !workers;
+    for (int k = 0; k < 2; k++) {
+        set[k].s = calloc(cap, sizeof(rslot));
+        set[k].buf = malloc(cap * rec_max);
+        set[k].out = malloc(cap * (size_t)bs);
+        nomem |= !set[k].s || !set[k].buf || !set[k].out;
+    }
     if (workers)
         b.codecs = calloc(pool_size(workers), sizeof *b.codecs);
     for (unsigned w = 0; b.codecs && w < pool_size(workers); w++)
-        if (!(b.codecs[w] = codec_new()))
-            rc = VMRP_E_NOMEM;
-    if (rc || !workers || !b.s || !b.buf || !b.out || !b.codecs) {
+        nomem |= !(b.codecs[w] = codec_new());
+    if (nomem || !b.codecs) {
         rc = err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory", r->label);
         goto out;
     }
-    for (size_t first = 0; first < n && rc == VMRP_OK; first += cap) {
-        size_t count = n - first < cap ? n - first : cap, used = 0;
-        for (size_t i = 0; i < count && rc == VMRP_OK; i++) {
-            const rec_ref *ref = reader_find_record(r, v[first + i].record);
-            if (!ref || ref->type != REC_BLOCK || ref->size > rec_max) {
-                rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: block %llu of disk %s names no valid BLOCK record",
-                             r->label, (unsigned long long)v[first + i].block, disk_name);
-                break;
-            }
-            b.s[i].ref = ref;
-            b.s[i].id = v[first + i].id;
-            b.s[i].at = used;
-            used += ref->size;
-        }
-        /* read runs of records that are back to back in the file */
-        for (size_t i = 0; i < count && rc == VMRP_OK;) {
-            size_t j = i + 1;
-            while (j < count && b.s[j].ref->offset == b.s[j - 1].ref->offset + b.s[j - 1].ref->size &&
-                   b.s[j].at == b.s[j - 1].at + b.s[j - 1].ref->size)
-                j++;
-            size_t len = b.s[j - 1].at + b.s[j - 1].ref->size - b.s[i].at;
-            int e = io_pread_full(r->fd, b.buf + b.s[i].at, len, b.s[i].ref->offset);
-            if (e)
-                rc = err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", r->label,
-                             (unsigned long long)b.s[i].ref->offset, strerror(-e));
-            i = j;
-        }
-        if (rc)
-            break;
-        pool_for(workers, count, decode_slot, &b);
-        for (size_t i = 0; i < count && rc == VMRP_OK; i++) {
-            const map_entry *e = &v[first + i];
-            if (b.s[i].problem) {
-                rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: block %llu of disk %s, record at offset %llu: %s",
-                             r->label, (unsigned long long)e->block, disk_name,
-                             (unsigned long long)e->record, b.s[i].problem);
-                break;
-            }
-        }
-        /* Runs of consecutive blocks lie back to back in b.out: one sink
-         * call (one write) per run, not per block. */
-        for (size_t i = 0; i < count && rc == VMRP_OK;) {
-            size_t j = i + 1;
-            while (j < count && v[first + j].block == v[first + j - 1].block + 1)
-                j++;
-            uint64_t off = v[first + i].block * bs;
-            uint64_t end = (v[first + j - 1].block + 1) * bs;
-            if (end > size)
-                end = size;
-            rc = sink(ctx, off, b.out + i * (size_t)bs, (size_t)(end - off));
-            i = j;
-        }
+    const rset *pending = NULL; /* decoded and checked, not yet given to the sink */
+    if (n > 0)
+        load_set(r, &set[0], v, 0, n < cap ? n : cap, rec_max);
+    for (size_t k = 0, first = 0; first < n && rc == VMRP_OK; k++, first += cap) {
+        rset *cur = &set[k % 2], *next = &set[(k + 1) % 2];
+        const int loaded = cur->bad_ref == cur->count && !cur->read_err;
+        b.set = cur;
+        pool_start(workers, loaded ? cur->count : 0, decode_slot, &b);
+        if (pending)
+            rc = sink_set(pending, v, bs, size, sink, ctx);
+        pending = NULL;
+        if (rc == VMRP_OK && first + cap < n)
+            load_set(r, next, v, first + cap, n - first - cap < cap ? n - first - cap : cap,
+                     rec_max);
+        pool_finish(workers);
+        if (rc == VMRP_OK)
+            rc = set_problem(r, cur, v, disk_name);
+        if (rc == VMRP_OK)
+            pending = cur;
         if (rc == VMRP_OK && r->progress)
-            r->progress(r->progress_ctx, (first + count) * (uint64_t)bs, (uint64_t)n * bs);
+            r->progress(r->progress_ctx, (first + cur->count) * (uint64_t)bs, (uint64_t)n * bs);
     }
+    if (rc == VMRP_OK && pending)
+        rc = sink_set(pending, v, bs, size, sink, ctx);
 out:
     for (unsigned w = 0; b.codecs && w < pool_size(workers); w++)
         codec_free(b.codecs[w]);
     free(b.codecs);
     pool_free(workers);
-    free(b.s);
-    free(b.buf);
-    free(b.out);
+    for (int k = 0; k < 2; k++) {
+        free(set[k].s);
+        free(set[k].buf);
+        free(set[k].out);
+    }
     free(v);
     return rc;
 }
@@ -380,6 +449,7 @@ static int fd_sink_block(void *ctx, uint64_t off, const void *data, size_t len)
     int rc;
     if (s->sparse) {
         rc = io_pwrite_full(s->fd, data, len, off);
+        io_start_writeback(s->fd, off, len);
     } else {
         rc = write_zeros(s, off);
         if (rc)

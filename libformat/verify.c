@@ -171,18 +171,33 @@ typedef struct {
     int problem; /* 1: does not decompress, 2: all zero, 3: does not decrypt */
 } vblock;
 
+/* A batch being checked by the workers. */
+typedef struct vbatch vbatch;
 typedef struct {
+    vbatch *vb;
     vblock *b;
+    unsigned char *buf;
+    size_t n;
+} vjob;
+
+/* Two sets of batch buffers alternate: while the workers check a full
+ * batch, the caller reads the next records into the other set. */
+struct vbatch {
+    vblock *b;          /* the batch being filled */
     size_t n;
     unsigned char *buf;
     size_t used;
+    vblock *b_other;    /* the other set: in flight, or free */
+    unsigned char *buf_other;
+    vjob job;
+    int in_flight;
     pool *workers;
     codec_ctx **codecs;
     unsigned char **raw; /* one block buffer per worker */
     uint32_t block_size;
     const crypt_keys *ck; /* encrypted collections */
     const seg_keys *seg;  /* the segment's keys; NULL: hashes only (no key) */
-} vbatch;
+};
 
 typedef struct {
     vmrp_reader *r;
@@ -486,7 +501,9 @@ static int batch_init(vbatch *vb, uint32_t block_size)
     vb->raw = calloc(n, sizeof *vb->raw);
     vb->b = malloc(VBATCH_MAX * sizeof *vb->b);
     vb->buf = malloc(VBATCH_BYTES);
-    if (!vb->codecs || !vb->raw || !vb->b || !vb->buf)
+    vb->b_other = malloc(VBATCH_MAX * sizeof *vb->b_other);
+    vb->buf_other = malloc(VBATCH_BYTES);
+    if (!vb->codecs || !vb->raw || !vb->b || !vb->buf || !vb->b_other || !vb->buf_other)
         return VMRP_E_NOMEM;
     for (unsigned i = 0; i < n; i++)
         if (!(vb->codecs[i] = codec_new()) || !(vb->raw[i] = malloc(block_size)))
@@ -496,6 +513,9 @@ static int batch_init(vbatch *vb, uint32_t block_size)
 
 static void batch_free(vbatch *vb)
 {
+    if (vb->in_flight) /* the buffers are the workers' until they finish */
+        pool_finish(vb->workers);
+    vb->in_flight = 0;
     for (unsigned i = 0; vb->workers && i < pool_size(vb->workers); i++) {
         if (vb->codecs)
             codec_free(vb->codecs[i]);
@@ -506,6 +526,8 @@ static void batch_free(vbatch *vb)
     free(vb->raw);
     free(vb->b);
     free(vb->buf);
+    free(vb->b_other);
+    free(vb->buf_other);
     pool_free(vb->workers);
 }
 
@@ -530,9 +552,10 @@ static void vstate_free(vstate *v)
 /* Handle one record of a segment (anything but INDEX and COMMIT). */
 static void check_block(void *ctx, size_t i, unsigned worker)
 {
-    vbatch *vb = ctx;
-    vblock *b = &vb->b[i];
-    unsigned char *rec = vb->buf + b->at;
+    const vjob *job = ctx;
+    vbatch *vb = job->vb;
+    vblock *b = &job->b[i];
+    unsigned char *rec = job->buf + b->at;
     hash_buf(b->rec_hash, rec, RH_SIZE + b->h.stored_size);
     const unsigned char *payload = rec + RH_SIZE;
     size_t len = b->h.stored_size;
@@ -576,16 +599,13 @@ static int push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
     return VMRP_OK;
 }
 
-/* Check the waiting BLOCK records, in parallel, then book them in order. */
-static int flush_blocks(vstate *v)
+/* Book checked BLOCK records in order. */
+static int book_blocks(vstate *v, const vblock *blocks, size_t n)
 {
     vbatch *vb = &v->batch;
-    vb->ck = v->ck;
-    vb->seg = v->seg_keys ? &v->ck->segs[v->points] : NULL;
-    pool_for(vb->workers, vb->n, check_block, vb);
     int rc = VMRP_OK;
-    for (size_t i = 0; i < vb->n && rc == VMRP_OK; i++) {
-        const vblock *b = &vb->b[i];
+    for (size_t i = 0; i < n && rc == VMRP_OK; i++) {
+        const vblock *b = &blocks[i];
         rc = push_seg(v, b->off, RH_SIZE + b->h.stored_size, REC_BLOCK, b->rec_hash);
         if (rc == VMRP_OK && b->problem == 1)
             rc = bad(v, b->off, "record does not decompress to its Raw_Size");
@@ -602,6 +622,61 @@ static int flush_blocks(vstate *v)
                 rc = err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
         }
     }
+    return rc;
+}
+
+/* Wait for the batch in flight, if any, and book it. Its records all lie
+ * before anything read since, so its errors come first. */
+static int land_blocks(vstate *v)
+{
+    vbatch *vb = &v->batch;
+    if (!vb->in_flight)
+        return VMRP_OK;
+    pool_finish(vb->workers);
+    vb->in_flight = 0;
+    return book_blocks(v, vb->job.b, vb->job.n);
+}
+
+static void set_job(vstate *v)
+{
+    vbatch *vb = &v->batch;
+    vb->ck = v->ck;
+    vb->seg = v->seg_keys ? &v->ck->segs[v->points] : NULL;
+    vb->job = (vjob){vb, vb->b, vb->buf, vb->n};
+}
+
+/* A full batch: hand it to the workers and fill the other set meanwhile. */
+static int launch_blocks(vstate *v)
+{
+    vbatch *vb = &v->batch;
+    int rc = land_blocks(v);
+    if (rc)
+        return rc;
+    set_job(v);
+    pool_start(vb->workers, vb->n, check_block, &vb->job);
+    vb->in_flight = 1;
+    vblock *b = vb->b;
+    unsigned char *buf = vb->buf;
+    vb->b = vb->b_other;
+    vb->buf = vb->buf_other;
+    vb->b_other = b;
+    vb->buf_other = buf;
+    vb->n = 0;
+    vb->used = 0;
+    return VMRP_OK;
+}
+
+/* Check and book every waiting BLOCK record, before a record that must be
+ * handled in order after them. */
+static int flush_blocks(vstate *v)
+{
+    vbatch *vb = &v->batch;
+    int rc = land_blocks(v);
+    if (rc || vb->n == 0)
+        return rc;
+    set_job(v);
+    pool_for(vb->workers, vb->n, check_block, &vb->job);
+    rc = book_blocks(v, vb->b, vb->n);
     vb->n = 0;
     vb->used = 0;
     return rc;
@@ -612,7 +687,7 @@ static int queue_block(vstate *v, uint64_t off, const record_header *h)
     vbatch *vb = &v->batch;
     size_t len = RH_SIZE + h->stored_size;
     if (vb->n == VBATCH_MAX || vb->used + len > VBATCH_BYTES) {
-        int rc = flush_blocks(v);
+        int rc = launch_blocks(v);
         if (rc)
             return rc;
     }
@@ -908,6 +983,11 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             break;
         }
     }
+    /* a batch still in flight holds records before whatever stopped the
+     * walk: its errors come first, and its blocks are booked either way */
+    int landed = land_blocks(&v);
+    if (landed)
+        rc = landed;
     rep->points = v.points;
     rep->bytes = s.pos;
     rep->committed_size = committed;

@@ -34,6 +34,8 @@ int io_pread_full(int fd, void *buf, size_t len, uint64_t off); /* 0, or -errno;
 int io_read_full(int fd, void *buf, size_t len, size_t *got);  /* stops at EOF */
 int io_write_full(int fd, const void *buf, size_t len);
 int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* Start writing [off, off+len) back to the device now (a hint; Linux). */
+void io_start_writeback(int fd, uint64_t off, size_t len);
 int io_lock_exclusive(int fd);  /* 0, -EWOULDBLOCK when held elsewhere */
 int io_sync(int fd);
 int io_sync_parent(const char *path); /* make a new file's name durable */
@@ -103,6 +105,11 @@ pool *pool_new(unsigned threads);
 unsigned pool_default_threads(void); /* one per online processor */
 unsigned pool_size(const pool *p);
 void pool_for(pool *p, size_t n, pool_fn fn, void *ctx);
+/* pool_for() in two halves: the workers start on fn at once; the caller
+ * joins in pool_finish(), which returns when every index is done. One job
+ * at a time: every pool_start() is followed by its pool_finish(). */
+void pool_start(pool *p, size_t n, pool_fn fn, void *ctx);
+void pool_finish(pool *p);
 void pool_free(pool *p);
 
 /* ---- blockmap.c: identity -> record offset (dedup) ---- */

@@ -199,6 +199,7 @@ static int append_bytes(vmrp_writer *w, const void *buf, size_t len)
     if (rc)
         return writer_fail(w, VMRP_E_IO, "%s: write error at offset %llu: %s", w->label,
                            (unsigned long long)w->pos, strerror(-rc));
+    io_start_writeback(w->fd, w->pos, len); /* so the commit's fsync waits for less */
     w->pos += len;
     w->stats.bytes_written += len;
     return VMRP_OK;

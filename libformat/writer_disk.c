@@ -18,6 +18,8 @@ typedef struct {
     size_t nprev, iprev;
     unsigned char *map; /* pending MAP entries */
     size_t nmap;
+    const uint64_t (*windows)[2]; /* block ranges read: sorted, disjoint */
+    size_t nwindows, wemit;       /* wemit: the window emit_passed() is at */
 } disk_job;
 
 static new_disk *new_disk_slot(vmrp_writer *w, const char *name)
@@ -92,32 +94,24 @@ static int emit(disk_job *j, uint64_t block, uint64_t record, const unsigned cha
     return VMRP_OK;
 }
 
-/* Previous entries for blocks before `upto` that were not read (holes):
- * those blocks are zero now, so a non-zero past needs a zero entry. */
-static int zero_skipped(disk_job *j, uint64_t upto)
-{
-    while (j->iprev < j->nprev && j->prev[j->iprev].block < upto) {
-        int rc = emit(j, j->prev[j->iprev].block, 0, NULL);
-        if (rc)
-            return rc;
-        j->iprev++;
-    }
-    return VMRP_OK;
-}
-
 /* ---- blocks in batches ----
  *
- * A batch is a run of consecutive blocks of one data range, so no hole lies
- * inside it. Per batch: read it (serial, one large pread), hash it (parallel),
- * decide what each block needs (serial: the map and dedup are ordered),
- * compress what must be stored (parallel), append the records and the map
- * entries (serial). Memory is bounded by one batch.
+ * A batch is up to 16 MiB of data blocks, gathered in disk order from the
+ * data extents (holes skipped) of the windows being read, so a fragmented
+ * disk still fills whole batches. Per batch: read it (one pread per run of
+ * consecutive blocks), hash it (parallel), decide what each block needs
+ * (serial: the map and dedup are ordered), compress what must be stored
+ * (parallel), append the records and the map entries (serial). The next
+ * batch is read while this one is hashed, into a second buffer, so the
+ * workers are not idle while the caller waits on the kernel. Memory is
+ * bounded by two batches of blocks and one of records.
  */
 #define BATCH_BYTES (16u << 20)
 #define PENDING (1ull << 63) /* a blocktab offset for "stored in this batch" */
 
 typedef struct {
     uint64_t block;
+    size_t prev_lo, prev_hi; /* previous entries passed over before this block */
     int zero;
     int changed;        /* needs a map entry */
     int store;          /* needs a BLOCK record */
@@ -134,10 +128,85 @@ typedef struct {
     size_t n;
     bslot *slots;
     unsigned char *data; /* cap blocks */
-    unsigned char *recs; /* cap built records, rec_cap apart */
+    unsigned char *recs; /* cap built records, rec_cap apart (shared by both batches) */
     size_t rec_cap;
     int failed;
+    int read_err;        /* -errno of the read, checked when the batch is processed */
+    uint64_t read_off;
+    uint64_t bytes;      /* disk bytes the batch covers */
 } batch;
+
+/* Where the next block comes from: the windows of blocks to read (the
+ * whole disk, or the changed ranges) and, within the current window, the
+ * data extent the file system reports. */
+typedef struct {
+    int fd;
+    const uint64_t (*windows)[2];
+    size_t nwindows, wi;
+    uint64_t bs, size;
+    uint64_t next;            /* next block to look at in window wi */
+    uint64_t run_first, run_last; /* the current run of data blocks */
+} block_source;
+
+/* The next run of data blocks, or 0 when the windows are exhausted. */
+static int next_run(block_source *src)
+{
+    while (src->wi < src->nwindows) {
+        const uint64_t to = src->windows[src->wi][1];
+        if (src->next < src->windows[src->wi][0])
+            src->next = src->windows[src->wi][0];
+        const uint64_t end = to * src->bs < src->size ? to * src->bs : src->size;
+        uint64_t ds, de;
+        if (src->next < to && io_next_data(src->fd, src->next * src->bs, end, &ds, &de) == 0) {
+            uint64_t first = ds / src->bs, last = de / src->bs + (de % src->bs != 0);
+            if (first < src->next)
+                first = src->next;
+            if (last > to)
+                last = to;
+            src->next = last;
+            if (first < last) {
+                src->run_first = first;
+                src->run_last = last;
+                return 1;
+            }
+            continue;
+        }
+        src->wi++;
+    }
+    return 0;
+}
+
+/* Fill a batch with the next blocks and read them, one pread per run. */
+static void fill_batch(batch *b, block_source *src)
+{
+    const uint64_t bs = src->bs;
+    b->n = 0;
+    b->read_err = 0;
+    b->bytes = 0;
+    while (b->n < b->cap) {
+        if (src->run_first >= src->run_last && !next_run(src))
+            break;
+        size_t k = b->cap - b->n;
+        if (src->run_last - src->run_first < k)
+            k = (size_t)(src->run_last - src->run_first);
+        const uint64_t off = src->run_first * bs;
+        size_t want = src->size - off < k * bs ? (size_t)(src->size - off) : k * bs;
+        unsigned char *at = b->data + b->n * bs;
+        if (!b->read_err) {
+            int e = io_pread_full(src->fd, at, want, off);
+            if (e) {
+                b->read_err = e;
+                b->read_off = off;
+            }
+        }
+        memset(at + want, 0, k * bs - want); /* the last block is padded with zeros */
+        for (size_t i = 0; i < k; i++)
+            b->slots[b->n + i].block = src->run_first + i;
+        b->n += k;
+        b->bytes += want;
+        src->run_first += k;
+    }
+}
 
 static void hash_slot(void *ctx, size_t i, unsigned worker)
 {
@@ -181,6 +250,25 @@ static void seal_slot(void *ctx, size_t i, unsigned worker)
     hash_buf(s->rec_hash, rec, (size_t)s->rec_len);
 }
 
+/* Previous entries [lo, hi) were passed over: their blocks were not read.
+ * Inside a window being read they are holes now, zero, so a non-zero past
+ * needs a zero entry; outside every window they are unchanged by promise
+ * of the caller, and need none. */
+static int emit_passed(disk_job *j, size_t lo, size_t hi)
+{
+    for (size_t k = lo; k < hi; k++) {
+        const uint64_t block = j->prev[k].block;
+        while (j->wemit < j->nwindows && j->windows[j->wemit][1] <= block)
+            j->wemit++;
+        if (j->wemit < j->nwindows && j->windows[j->wemit][0] <= block) {
+            int rc = emit(j, block, 0, NULL);
+            if (rc)
+                return rc;
+        }
+    }
+    return VMRP_OK;
+}
+
 /* Decide, in block order, what each block of the batch needs. */
 static int decide(batch *b)
 {
@@ -188,6 +276,10 @@ static int decide(batch *b)
     vmrp_writer *w = j->w;
     for (size_t i = 0; i < b->n; i++) {
         bslot *s = &b->slots[i];
+        s->prev_lo = j->iprev;
+        while (j->iprev < j->nprev && j->prev[j->iprev].block < s->block)
+            j->iprev++;
+        s->prev_hi = j->iprev;
         const map_entry *before = (j->iprev < j->nprev && j->prev[j->iprev].block == s->block)
                                       ? &j->prev[j->iprev++]
                                       : NULL;
@@ -264,11 +356,14 @@ static int commit_batch(batch *b)
     }
     for (size_t i = 0; i < b->n; i++) {
         bslot *s = &b->slots[i];
+        int rc = emit_passed(j, s->prev_lo, s->prev_hi);
+        if (rc)
+            return rc;
         if (!s->changed)
             continue;
         if (s->same_as >= 0)
             s->record = b->slots[s->same_as].record;
-        int rc = emit(j, s->block, s->zero ? 0 : s->record, s->zero ? NULL : s->id);
+        rc = emit(j, s->block, s->zero ? 0 : s->record, s->zero ? NULL : s->id);
         if (rc)
             return rc;
     }
@@ -282,109 +377,103 @@ static void report(vmrp_writer *w, uint64_t bytes)
         w->progress(w->progress_ctx, w->progress_done, w->progress_total);
 }
 
-/* Blocks [first, last) are data: read, hash, decide, compress, append. */
-static int run_batch(batch *b, int fd, uint64_t first, uint64_t last)
+/* A batch that has been read and hashed: decide and compress. */
+static int build_batch(batch *b)
 {
     disk_job *j = b->j;
     vmrp_writer *w = j->w;
-    const uint64_t bs = w->block_size, size = j->d->size;
-    int rc = zero_skipped(j, first);
-    if (rc)
-        return rc;
-    b->n = (size_t)(last - first);
-    uint64_t off = first * bs;
-    size_t want = (size - off < b->n * bs) ? (size_t)(size - off) : (size_t)(b->n * bs);
-    int e = io_pread_full(fd, b->data, want, off);
-    if (e == -ENODATA)
+    if (b->read_err == -ENODATA)
         return writer_fail(w, VMRP_E_INPUT,
                            "%s (disk %s): ended near offset %llu while being read; it changed "
                            "size (pack disks that are not in use)",
-                           j->label, j->d->name, (unsigned long long)off);
-    if (e)
+                           j->label, j->d->name, (unsigned long long)b->read_off);
+    if (b->read_err)
         return writer_fail(w, VMRP_E_IO, "%s (disk %s): read error at offset %llu: %s", j->label,
-                           j->d->name, (unsigned long long)off, strerror(-e));
-    memset(b->data + want, 0, b->n * bs - want); /* the last block is padded with zeros */
-    w->stats.bytes_read += want;
-    for (size_t i = 0; i < b->n; i++)
-        b->slots[i].block = first + i;
-    pool_for(w->workers, b->n, hash_slot, b);
-    if ((rc = decide(b)) != 0)
+                           j->d->name, (unsigned long long)b->read_off, strerror(-b->read_err));
+    w->stats.bytes_read += b->bytes;
+    int rc = decide(b);
+    if (rc)
         return rc;
     pool_for(w->workers, b->n, build_slot, b);
     if (b->failed)
         return writer_fail(w, VMRP_E_NOMEM, "%s: compression failed", w->label);
-    rc = commit_batch(b);
-    report(w, want);
+    return VMRP_OK;
+}
+
+/* Append a built batch. */
+static int append_batch(batch *b)
+{
+    int rc = commit_batch(b);
+    report(b->j->w, b->bytes);
     return rc;
 }
 
-/* Read every data range of the disk, batch by batch. */
-/* Previous entries before block `upto` that lie outside the ranges being
- * read: unchanged by promise of the caller, so no entry. */
-static void skip_unread(disk_job *j, uint64_t upto)
-{
-    while (j->iprev < j->nprev && j->prev[j->iprev].block < upto)
-        j->iprev++;
-}
-
-/* Read the data ranges of blocks [from, to), batch by batch. Holes in the
- * window are zero now, so earlier data there gets a zero entry. */
-static int read_window(batch *b, int fd, uint64_t from, uint64_t to)
-{
-    disk_job *j = b->j;
-    const uint64_t bs = j->w->block_size, size = j->d->size;
-    const uint64_t end = to * bs < size ? to * bs : size;
-    int rc = VMRP_OK;
-    uint64_t next_block = from, ds, de;
-    while (rc == VMRP_OK && next_block < to &&
-           io_next_data(fd, next_block * bs, end, &ds, &de) == 0) {
-        uint64_t first = ds / bs, last = de / bs + (de % bs != 0);
-        if (first < next_block)
-            first = next_block;
-        if (last > to)
-            last = to;
-        for (uint64_t at = first; rc == VMRP_OK && at < last; at += b->cap)
-            rc = run_batch(b, fd, at, last - at < b->cap ? last : at + b->cap);
-        next_block = last;
-    }
-    return rc == VMRP_OK ? zero_skipped(j, to) : rc;
-}
-
-/* Read the disk: everything, or only the given windows of blocks (sorted,
- * disjoint) when the caller knows what changed. */
-static int read_disk(disk_job *j, int fd, const uint64_t (*windows)[2], size_t nwindows)
+/* Read the windows of the disk (sorted, disjoint block ranges), batch by
+ * batch, then account for previous entries past the last block read.
+ *
+ * While the workers hash batch k, the caller appends batch k-1 (built, not
+ * yet written) and reads batch k+1. The order of the archive is kept:
+ * batch k-1 is appended, and its blocks entered in the block table, before
+ * batch k is decided. Encrypted records are sealed on the pool once their
+ * offsets are known, so an encrypting writer appends each batch at once. */
+static int read_disk(disk_job *j, int fd)
 {
     vmrp_writer *w = j->w;
     const uint64_t bs = w->block_size, size = j->d->size;
     const uint64_t nblocks = size / bs + (size % bs != 0);
-    batch b;
-    memset(&b, 0, sizeof b);
-    b.j = j;
-    b.cap = BATCH_BYTES / bs ? BATCH_BYTES / bs : 1;
-    b.rec_cap = writer_record_bound(w, bs);
-    b.slots = calloc(b.cap, sizeof *b.slots);
-    b.data = malloc(b.cap * bs);
-    b.recs = malloc(b.cap * b.rec_cap);
-    int rc = VMRP_OK;
-    if (!b.slots || !b.data || !b.recs)
-        rc = writer_fail(w, VMRP_E_NOMEM, "out of memory");
-    if (!windows) {
-        if (rc == VMRP_OK)
-            rc = read_window(&b, fd, 0, nblocks);
-    } else {
-        for (size_t i = 0; rc == VMRP_OK && i < nwindows; i++) {
-            uint64_t from = windows[i][0], to = windows[i][1] < nblocks ? windows[i][1] : nblocks;
-            if (from >= to)
-                continue;
-            skip_unread(j, from);
-            rc = read_window(&b, fd, from, to);
-        }
-        if (rc == VMRP_OK)
-            skip_unread(j, nblocks);
+    batch b[2];
+    memset(b, 0, sizeof b);
+    const size_t cap = BATCH_BYTES / bs ? BATCH_BYTES / bs : 1;
+    const size_t rec_cap = writer_record_bound(w, bs);
+    unsigned char *recs = malloc(cap * rec_cap);
+    int rc = recs ? VMRP_OK : VMRP_E_NOMEM;
+    for (int k = 0; k < 2; k++) {
+        b[k].j = j;
+        b[k].cap = cap;
+        b[k].rec_cap = rec_cap;
+        b[k].recs = recs;
+        b[k].slots = calloc(cap, sizeof *b[k].slots);
+        b[k].data = malloc(cap * bs);
+        if (!b[k].slots || !b[k].data)
+            rc = VMRP_E_NOMEM;
     }
-    free(b.slots);
-    free(b.data);
-    free(b.recs);
+    if (rc)
+        rc = writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    block_source src = {fd, j->windows, j->nwindows, 0, bs, size, 0, 0, 0};
+    batch *cur = &b[0], *next = &b[1], *built = NULL;
+    if (rc == VMRP_OK)
+        fill_batch(cur, &src);
+    while (rc == VMRP_OK && cur->n > 0) {
+        pool_start(w->workers, cur->read_err ? 0 : cur->n, hash_slot, cur);
+        if (built)
+            rc = append_batch(built);
+        built = NULL;
+        if (rc == VMRP_OK)
+            fill_batch(next, &src);
+        pool_finish(w->workers);
+        if (rc == VMRP_OK)
+            rc = build_batch(cur);
+        if (rc == VMRP_OK && w->crypt)
+            rc = append_batch(cur);
+        else if (rc == VMRP_OK)
+            built = cur;
+        batch *t = cur;
+        cur = next;
+        next = t;
+    }
+    if (rc == VMRP_OK && built)
+        rc = append_batch(built);
+    if (rc == VMRP_OK) {
+        size_t lo = j->iprev;
+        while (j->iprev < j->nprev && j->prev[j->iprev].block < nblocks)
+            j->iprev++;
+        rc = emit_passed(j, lo, j->iprev);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(b[k].slots);
+        free(b[k].data);
+    }
+    free(recs);
     return rc;
 }
 
@@ -478,7 +567,7 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
     d->size = size;
     d->sector_size = sector;
 
-    disk_job j = {w, d, label, NULL, 0, 0, NULL, 0};
+    disk_job j = {w, d, label, NULL, 0, 0, NULL, 0, NULL, 0, 0};
     const vmrp_disk_info *latest = NULL, *included = NULL;
     map_entry *prev = NULL;
     if (w->prev) {
@@ -513,6 +602,7 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
      * this disk every block is new, and the whole disk is read. */
     uint64_t (*windows)[2] = NULL;
     size_t nwindows = 0;
+    uint64_t whole[1][2] = {{0, size / w->block_size + (size % w->block_size != 0)}};
     if (changed && included &&
         (rc = ranges_to_windows(w, changed, nchanged, included->size_bytes, size, &windows,
                                 &nwindows)) != 0) {
@@ -520,7 +610,9 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
         free(prev);
         return rc;
     }
-    rc = read_disk(&j, fd, windows, nwindows);
+    j.windows = windows ? (const uint64_t(*)[2])windows : (const uint64_t(*)[2])whole;
+    j.nwindows = windows ? nwindows : 1;
+    rc = read_disk(&j, fd);
     free(windows);
     if (rc == VMRP_OK)
         rc = flush_map(&j);
