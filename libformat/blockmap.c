@@ -2,7 +2,9 @@
  *
  * Keys are Block_Ids (uniformly distributed hashes), so the first 8 bytes
  * index an open-addressing table directly. Memory grows with the number of
- * distinct stored blocks, 40 bytes each at most twice over.
+ * distinct stored blocks: 40 bytes each in a table at most three quarters
+ * full (linear probing stays short at that load with uniform keys), and the
+ * old table beside the new one while it doubles.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +67,19 @@ static int grow(blocktab *t)
     return VMRP_OK;
 }
 
+int blocktab_reserve(blocktab *t, size_t n)
+{
+    while ((n + 1) * 4 > t->cap * 3 && t->cap < ((size_t)1 << 40)) {
+        int rc = grow(t);
+        if (rc)
+            return rc;
+    }
+    return VMRP_OK;
+}
+
 int blocktab_put(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset)
 {
-    if ((t->used + 1) * 2 > t->cap) {
+    if ((t->used + 1) * 4 > t->cap * 3) { /* at most three quarters full */
         int rc = grow(t);
         if (rc)
             return rc;

@@ -88,6 +88,11 @@ const unsigned char *reader_id_key(const vmrp_reader *r, uint32_t k)
     return r->crypt && k < r->crypt->nsegs ? r->crypt->segs[k].id_key : NULL;
 }
 
+void vmrp_reader_set_verify_flags(vmrp_reader *r, unsigned flags)
+{
+    r->verify_flags = flags & VMRP_VERIFY_QUICK;
+}
+
 void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx)
 {
     r->progress = fn;

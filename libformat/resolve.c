@@ -139,6 +139,19 @@ static int resolve_at(vmrp_reader *r, uint32_t pi, const char *name, map_entry *
     *count = 0;
     unsigned char family[ID_SIZE];
     memcpy(family, r->points[pi].info.disks[find_disk(&r->points[pi], name)].family_id, ID_SIZE);
+    /* One allocation of the entries along the chain: Changed_Blocks is
+     * bounded by the MAP records present (spec 6), and growing by doubling
+     * would hold up to three times as much while it copies. */
+    for (int64_t k = pi; k >= 0; k--) {
+        int d = find_family(&r->points[k], family);
+        if (d < 0 || r->points[k].info.disks[d].excluded)
+            continue;
+        cap += r->points[k].info.disks[d].changed_blocks;
+        if (r->points[k].info.disks[d].full)
+            break;
+    }
+    if (cap && !(v = malloc(cap * sizeof *v)))
+        return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s", r->label, name);
     for (int64_t k = pi; k >= 0; k--) {
         int d = find_family(&r->points[k], family);
         if (d < 0 || r->points[k].info.disks[d].excluded)
@@ -156,19 +169,30 @@ static int resolve_at(vmrp_reader *r, uint32_t pi, const char *name, map_entry *
     }
     if (rank > 1)
         qsort(v, n, sizeof *v, by_block_then_rank);
-    map_entry *res = malloc((n ? n : 1) * sizeof *res);
-    if (!res) {
-        free(v);
-        return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s", r->label, name);
-    }
+    /* Keep the newest entry of each block, dropping zero entries, as plain
+     * map entries compacted in place: entry m is written at or before
+     * where ranked entry i >= m was read. */
+    map_entry *res = (map_entry *)(void *)v;
     size_t m = 0;
+    uint64_t last_block = 0;
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && v[i].e.block == v[i - 1].e.block)
+        map_entry e = v[i].e; /* read before res[m] may overwrite it */
+        if (i > 0 && e.block == last_block)
             continue; /* an older entry for a block already resolved */
-        if (v[i].e.record != 0)
-            res[m++] = v[i].e;
+        last_block = e.block;
+        if (e.record != 0)
+            res[m++] = e;
     }
-    free(v);
+    if (m == 0) {
+        free(v);
+        res = malloc(sizeof *res);
+        if (!res)
+            return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s", r->label,
+                           name);
+    } else {
+        map_entry *smaller = realloc(res, m * sizeof *res);
+        res = smaller ? smaller : res;
+    }
     *out = res;
     *count = m;
     return VMRP_OK;
@@ -556,6 +580,13 @@ int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_i
 
 int reader_collect_blocks(vmrp_reader *r, blocktab *t, const unsigned char *id_key)
 {
+    /* Every stored block has one BLOCK record; an eighth more leaves room
+     * for what an incremental point usually adds. */
+    size_t stored = 0;
+    for (size_t i = 0; i < r->nrecs; i++)
+        stored += r->recs[i].type == REC_BLOCK;
+    if (blocktab_reserve(t, stored + stored / 8))
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     for (uint32_t k = 0; k < r->npoints; k++) {
         const point_meta *pm = &r->points[k];
         /* Block_Ids keyed otherwise are not comparable with the writer's */

@@ -197,6 +197,7 @@ struct vbatch {
     uint32_t block_size;
     const crypt_keys *ck; /* encrypted collections */
     const seg_keys *seg;  /* the segment's keys; NULL: hashes only (no key) */
+    int quick;            /* VMRP_VERIFY_QUICK: hashes only, for every block */
 };
 
 typedef struct {
@@ -328,7 +329,7 @@ static int check_disk_map(vstate *v, uint32_t d)
                 return bad(v, sm->offset, "disk %s: block %llu names a block of another id space "
                            "(point %u's Id_Key)", di->name, (unsigned long long)block,
                            k->segment + 1);
-            if (memcmp(k->id, e + ME_OFF_ID, HASH_SIZE) != 0)
+            if (!v->batch.quick && memcmp(k->id, e + ME_OFF_ID, HASH_SIZE) != 0)
                 return bad(v, rec, "disk %s: block %llu: stored data does not match its Block_Id",
                            di->name, (unsigned long long)block);
         }
@@ -557,6 +558,8 @@ static void check_block(void *ctx, size_t i, unsigned worker)
     vblock *b = &job->b[i];
     unsigned char *rec = job->buf + b->at;
     hash_buf(b->rec_hash, rec, RH_SIZE + b->h.stored_size);
+    if (vb->quick)
+        return; /* its hash, checked against the index, is all that is asked */
     const unsigned char *payload = rec + RH_SIZE;
     size_t len = b->h.stored_size;
     if (b->h.flags & RECORD_FLAG_ENCRYPTED) {
@@ -616,7 +619,12 @@ static int book_blocks(vstate *v, const vblock *blocks, size_t n)
                                 "or sealed with another key)");
         else if (rc == VMRP_OK && v->encrypted && !vb->seg)
             continue; /* contents not checked without the key */
-        else if (rc == VMRP_OK) {
+        else if (rc == VMRP_OK && vb->quick) {
+            /* the maps still name it; its Block_Id is not known */
+            static const unsigned char unknown[HASH_SIZE];
+            if (known_add(&v->blocks, b->off, unknown, vb->block_size, v->points))
+                rc = err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+        } else if (rc == VMRP_OK) {
             v->rep->blocks++;
             if (known_add(&v->blocks, b->off, b->id, vb->block_size, v->points))
                 rc = err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
@@ -871,6 +879,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         rc = err_set(&r->err, rc, "out of memory");
         goto out;
     }
+    v.batch.quick = (r->verify_flags & VMRP_VERIFY_QUICK) != 0;
     v.strict = ci.format_minor <= FORMAT_MINOR;
     v.encrypted = ci.encrypted;
     v.max_points = ci.max_points;
@@ -1005,7 +1014,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
         rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: no committed restore point", v.label);
     }
     rep->signatures_checked = rc == VMRP_OK && r->pubkey != NULL;
-    rep->content_checked = !v.encrypted || (v.ck && v.ck->unlocked);
+    rep->content_checked = !v.batch.quick && (!v.encrypted || (v.ck && v.ck->unlocked));
 out:
     free(s.buf);
     vstate_free(&v);

@@ -46,7 +46,9 @@
  * ### Verifying
  * vmrp_reader_verify() reads an archive sequentially (a file or a pipe),
  * checks every byte against the hash chain and every block against its
- * identity, and reports the first problem with its byte offset.
+ * identity, and reports the first problem with its byte offset;
+ * vmrp_reader_set_verify_flags() with ::VMRP_VERIFY_QUICK leaves out the
+ * decoding of blocks (hashes, structure and signatures only).
  *
  * ### Signing and encryption
  * - Signing: vmrp_writer_set_signing_key() with an Ed25519 key
@@ -785,6 +787,19 @@ VMRP_API int vmrp_reader_key_slot(const vmrp_reader *r, uint32_t i, vmrp_key_slo
 /** Report progress of read_disk / restore_disk / verify to @p fn. */
 VMRP_API void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx);
 
+/** Flags for vmrp_reader_set_verify_flags(). */
+enum {
+    /** Check every record against its hash in the index (and so against the
+     *  commits and signatures) without decrypting or decompressing blocks:
+     *  proves the archive holds exactly the bytes its writer committed, not
+     *  that each block decodes to its Block_Id. Several times faster. */
+    VMRP_VERIFY_QUICK = 1u
+};
+
+/** Set how thoroughly vmrp_reader_verify() checks: 0 (the default, every
+ *  block decoded and checked against its Block_Id) or ::VMRP_VERIFY_QUICK. */
+VMRP_API void vmrp_reader_set_verify_flags(vmrp_reader *r, unsigned flags);
+
 /** What vmrp_reader_verify() checked. */
 typedef struct {
     uint32_t points;           /**< committed points found */
@@ -801,9 +816,11 @@ typedef struct {
     int signatures_checked;    /**< 1 when a public key was set and every
                                     commit's signature verified with it */
     int encrypted;             /**< 1 when the collection is encrypted */
-    int content_checked;       /**< 0 when it is and no key opened it: record
-                                    hashes, structure and signatures were
-                                    checked, encrypted contents were not */
+    int content_checked;       /**< 0 when blocks were not decoded (encrypted
+                                    and no key opened it, or
+                                    ::VMRP_VERIFY_QUICK): record hashes,
+                                    structure and signatures were checked,
+                                    block contents were not */
     uint32_t key_slots;        /**< key slots of an encrypted collection */
     unsigned char head_hash[32]; /**< Commit_Hash of the last valid commit */
 } vmrp_verify_report;
@@ -814,8 +831,8 @@ typedef struct {
  * need not be open). Checks the header, that records tile the file, every
  * record hash against its index, every index against its commit, the commit
  * hash chain, every point's metadata and map, and that every block
- * decompresses to its identity. Bytes after the last commit are reported as
- * ::VMRP_E_TORN.
+ * decompresses to its identity (not with ::VMRP_VERIFY_QUICK). Bytes after
+ * the last commit are reported as ::VMRP_E_TORN.
  * @return ::VMRP_OK when everything holds; ::VMRP_E_CORRUPT,
  *         ::VMRP_E_NOT_ARCHIVE, ::VMRP_E_VERSION or ::VMRP_E_TORN with a
  *         message and report->error_offset; ::VMRP_E_IO.

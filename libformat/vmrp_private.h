@@ -117,6 +117,9 @@ typedef struct blocktab blocktab;
 blocktab *blocktab_new(void);
 void blocktab_free(blocktab *t);
 int blocktab_put(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset);
+/* Room for n entries without growing: sized once, the table is never held
+ * twice over while it doubles. */
+int blocktab_reserve(blocktab *t, size_t n);
 uint64_t blocktab_get(const blocktab *t, const unsigned char id[HASH_SIZE]); /* 0 = absent */
 /* Replace the offset of an id already in the table. */
 void blocktab_set(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset);
@@ -291,6 +294,7 @@ struct vmrp_reader_s {
     codec_ctx *codec;
     int strict; /* the file's minor version is not newer than ours */
     const vmrp_key *pubkey; /* when set, every commit must be signed by it */
+    unsigned verify_flags;  /* VMRP_VERIFY_* */
     crypt_keys *crypt;      /* encrypted collections (unlocked or not) */
     unsigned char *keys_first; /* the first KEYS payload: the key slots */
     const vmrp_key *identity;  /* opens an encrypted collection */

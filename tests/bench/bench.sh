@@ -341,6 +341,7 @@ fi
 
 # ---- 3c. verification of the whole archive / repository ----
 step vmrp verify verify none - "$VMRP" verify "$VMRP_ARCHIVE"
+step vmrp "verify --quick" - none - "$VMRP" verify --quick "$VMRP_ARCHIVE"
 step vmrp "verify enc, no key" - none - "$VMRP" verify "$work/enc.vmrp" --pubkey "$BENCH_KEYS/sign.pub"
 step vmrp "verify enc, with key" - none - \
     "$VMRP" verify "$work/enc.vmrp" --pubkey "$BENCH_KEYS/sign.pub" --identity "$BENCH_KEYS/enc.key"

@@ -209,6 +209,10 @@ expect_exit 0 "verify --identity --json" vmrp verify r.vmrp --identity e.key --j
 expect_out '"contentChecked":true' "verify --json with the key: contentChecked:true"
 expect_exit 0 "verify --identity reads stdin" sh -c "$VMRP verify - --identity e.key < r.vmrp"
 expect_out "contents decrypted and checked" "verify - with the key checks the contents"
+expect_exit 0 "verify --quick --identity passes" vmrp verify r.vmrp --identity e.key --quick
+expect_out "blocks not decrypted (--quick)" "verify --quick --identity says the blocks were not decrypted"
+expect_exit 0 "verify --quick --identity --json" vmrp verify r.vmrp --identity e.key --quick --json
+expect_out '"contentChecked":false' "verify --quick --json with the key: contentChecked:false"
 expect_exit 0 "verify of an unencrypted archive" vmrp verify plain.vmrp --json
 expect_out '"encrypted":false' "verify --json of an unencrypted archive: encrypted:false"
 

@@ -81,6 +81,16 @@ check_flip $((FIRST_BLOCK + 10)) "a block record's header"
 check_flip $((SIZE - 100)) "the last commit"
 check_flip $((SIZE / 2)) "the middle of the archive"
 check_flip $((COMMIT1 + 200)) "the first commit"
+# --quick: every byte against the hashes, blocks not decoded
+expect_exit 0 "verify --quick of the undamaged archive" vmrp verify $A --quick
+expect_out "blocks not decoded" "verify --quick says the blocks were not decoded"
+expect_exit 0 "verify --quick --json" vmrp verify $A --quick --json
+expect_out '"contentChecked":false' "verify --quick --json reports contentChecked false"
+cp good.vmrp c.vmrp
+flip c.vmrp $((FIRST_BLOCK + 16 + FIRST_BLOCK_LEN / 2))
+expect_exit 1 "flipped byte in a block record: verify --quick fails" vmrp verify c.vmrp --quick
+expect_err "offset $FIRST_BLOCK: record does not match its index entry" \
+    "verify --quick names the block record's offset"
 # every record of one segment (quick: one per record type), in its middle
 if [ "${E2E_QUICK:-0}" = 1 ]; then
     awk -v a="$COMMIT1" -v b="$COMMIT2" '$1 > a && $1 <= b && !seen[$2]++' recs.txt > sweep.txt

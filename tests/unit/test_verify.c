@@ -848,6 +848,95 @@ START_TEST(test_resealed_control)
 }
 END_TEST
 
+/* Verify with flags (VMRP_VERIFY_QUICK). */
+static int verify_path_flags(const char *path, unsigned flags, vmrp_verify_report *rep, char *msg,
+                             size_t msglen)
+{
+    vmrp_reader *r = vmrp_reader_new();
+    vmrp_reader_set_verify_flags(r, flags);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    int rc = vmrp_reader_verify(r, fd, path, rep);
+    close(fd);
+    snprintf(msg, msglen, "%s", vmrp_reader_error_string(r));
+    vmrp_reader_free(r);
+    return rc;
+}
+
+/* Flip one byte of the first BLOCK record's payload (stored without
+ * compression) and re-seal it: its hash in the index and the index's hash
+ * in the commit are recomputed, as a writer with a bug would have written
+ * it. Returns the record's offset. */
+static uint64_t reseal_first_block(const fixture *fx, const char *work)
+{
+    unsigned char *a = malloc(fx->len);
+    memcpy(a, fx->bytes, fx->len);
+    unsigned char *cm = a + fx->len - CM_RECORD_SIZE;
+    uint64_t ix_off = le64_load(cm + RH_SIZE + CM_OFF_INDEX_OFFSET);
+    uint64_t ix_size = le64_load(cm + RH_SIZE + CM_OFF_INDEX_SIZE);
+    unsigned char *ix = a + ix_off;
+    uint32_t n = le32_load(ix + RH_SIZE + IX_OFF_ENTRY_COUNT);
+    unsigned char *entry = NULL;
+    for (uint32_t i = 0; i < n && !entry; i++) {
+        unsigned char *e = ix + RH_SIZE + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE;
+        if (e[IXE_OFF_TYPE] == REC_BLOCK)
+            entry = e;
+    }
+    ck_assert_ptr_nonnull(entry);
+    uint64_t off = le64_load(entry + IXE_OFF_OFFSET);
+    unsigned char *rec = a + off;
+    ck_assert_uint_eq(rec[RH_OFF_CODEC], CODEC_NONE);
+    uint32_t stored = le32_load(rec + RH_OFF_STORED_SIZE);
+    rec[RH_SIZE + stored / 2] ^= 0x01;
+    hash_buf(entry + IXE_OFF_HASH, rec, RH_SIZE + stored);
+    hash_buf(cm + RH_SIZE + CM_OFF_INDEX_HASH, ix, (size_t)ix_size);
+    ut_write_file(work, a, fx->len);
+    free(a);
+    return off;
+}
+
+START_TEST(test_quick_verify)
+{
+    fixture fx;
+    build_plain(&fx);
+    vmrp_verify_report rep;
+    char msg[600], work[4096];
+    /* An undamaged archive: every record checked, no block decoded. */
+    ck_assert_msg(verify_path_flags(fx.path, VMRP_VERIFY_QUICK, &rep, msg, sizeof msg) == VMRP_OK,
+                  "%s", msg);
+    ck_assert_int_eq(rep.content_checked, 0);
+    ck_assert_uint_eq(rep.blocks, 0);
+    ck_assert_uint_eq(rep.bytes, fx.len);
+    ck_assert_uint_eq(rep.points, 1);
+    ck_assert_int_eq(verify_path_flags(fx.path, 0, &rep, msg, sizeof msg), VMRP_OK);
+    ck_assert_int_eq(rep.content_checked, 1);
+    ck_assert_uint_eq(rep.blocks, fx.blocks_stored);
+
+    /* A flipped byte in a block is media damage: quick finds it. */
+    ut_join(work, sizeof work, fx.dir, "flipped.vmrp");
+    unsigned char *a = malloc(fx.len);
+    memcpy(a, fx.bytes, fx.len);
+    uint64_t off = reseal_first_block(&fx, work); /* for its offset */
+    a[off + RH_SIZE + 100] ^= 0x40;
+    ut_write_file(work, a, fx.len);
+    free(a);
+    ck_assert_int_eq(verify_path_flags(work, VMRP_VERIFY_QUICK, &rep, msg, sizeof msg),
+                     VMRP_E_CORRUPT);
+    ck_assert_uint_eq(rep.error_offset, off);
+    ck_assert_msg(strstr(msg, "does not match its index entry") != NULL, "%s", msg);
+
+    /* A block re-sealed with data that is not its Block_Id's was written so:
+     * only decoding finds it, which is what quick leaves out. */
+    ut_join(work, sizeof work, fx.dir, "resealed.vmrp");
+    off = reseal_first_block(&fx, work);
+    ck_assert_int_eq(verify_path_flags(work, VMRP_VERIFY_QUICK, &rep, msg, sizeof msg), VMRP_OK);
+    ck_assert_int_eq(verify_path_flags(work, 0, &rep, msg, sizeof msg), VMRP_E_CORRUPT);
+    ck_assert_msg(strstr(msg, "Block_Id") != NULL, "%s", msg);
+    ck_assert_uint_eq(rep.error_offset, off);
+    fixture_free(&fx);
+}
+END_TEST
+
 /* Open and read every disk: some step must fail. */
 static int reader_refuses(const char *path)
 {
@@ -986,6 +1075,7 @@ static Suite *verify_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("resealed");
     tcase_add_test(tc, test_resealed_control);
+    tcase_add_test(tc, test_quick_verify);
     tcase_add_test(tc, test_resealed_semantic_damage);
     tcase_add_test(tc, test_resealed_duplicate_family);
     tcase_add_test(tc, test_wrapping_index_offset);
