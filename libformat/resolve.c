@@ -139,17 +139,23 @@ static int resolve_at(vmrp_reader *r, uint32_t pi, const char *name, map_entry *
     *count = 0;
     unsigned char family[ID_SIZE];
     memcpy(family, r->points[pi].info.disks[find_disk(&r->points[pi], name)].family_id, ID_SIZE);
-    /* One allocation of the entries along the chain: Changed_Blocks is
-     * bounded by the MAP records present (spec 6), and growing by doubling
-     * would hold up to three times as much while it copies. */
+    /* One allocation for the entries along the chain, when the points'
+     * Changed_Blocks can be believed: growing by doubling holds up to three
+     * times as much while it copies. A hostile point may claim far more
+     * entries than its MAP records hold (it may name one record many
+     * times), so the guess is capped by what the file can hold, twice its
+     * record count; load_map() grows past it, entry by entry as read. */
+    uint64_t claimed = 0;
     for (int64_t k = pi; k >= 0; k--) {
         int d = find_family(&r->points[k], family);
         if (d < 0 || r->points[k].info.disks[d].excluded)
             continue;
-        cap += r->points[k].info.disks[d].changed_blocks;
+        claimed += r->points[k].info.disks[d].changed_blocks;
         if (r->points[k].info.disks[d].full)
             break;
     }
+    const uint64_t believable = 2 * (uint64_t)r->nrecs + 1024;
+    cap = (size_t)(claimed < believable ? claimed : believable);
     if (cap && !(v = malloc(cap * sizeof *v)))
         return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s", r->label, name);
     for (int64_t k = pi; k >= 0; k--) {
@@ -377,6 +383,16 @@ static int sink_set(const rset *b, const map_entry *v, uint32_t bs, uint64_t siz
     return rc;
 }
 
+/* Give a checked batch to the sink, then report progress up to its end. */
+static int sink_pending(vmrp_reader *r, const rset *b, const map_entry *v, size_t n, uint32_t bs,
+                        uint64_t size, vmrp_block_sink sink, void *ctx)
+{
+    int rc = sink_set(b, v, bs, size, sink, ctx);
+    if (rc == VMRP_OK && r->progress)
+        r->progress(r->progress_ctx, (b->first + b->count) * (uint64_t)bs, (uint64_t)n * bs);
+    return rc;
+}
+
 int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
                           vmrp_block_sink sink, void *ctx)
 {
@@ -417,7 +433,7 @@ int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
         b.set = cur;
         pool_start(workers, loaded ? cur->count : 0, decode_slot, &b);
         if (pending)
-            rc = sink_set(pending, v, bs, size, sink, ctx);
+            rc = sink_pending(r, pending, v, n, bs, size, sink, ctx);
         pending = NULL;
         if (rc == VMRP_OK && first + cap < n)
             load_set(r, next, v, first + cap, n - first - cap < cap ? n - first - cap : cap,
@@ -427,11 +443,9 @@ int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
             rc = set_problem(r, cur, v, disk_name);
         if (rc == VMRP_OK)
             pending = cur;
-        if (rc == VMRP_OK && r->progress)
-            r->progress(r->progress_ctx, (first + cur->count) * (uint64_t)bs, (uint64_t)n * bs);
     }
     if (rc == VMRP_OK && pending)
-        rc = sink_set(pending, v, bs, size, sink, ctx);
+        rc = sink_pending(r, pending, v, n, bs, size, sink, ctx);
 out:
     for (unsigned w = 0; b.codecs && w < pool_size(workers); w++)
         codec_free(b.codecs[w]);

@@ -31,9 +31,9 @@ const char verify_usage[] =
     "                     by an earlier verify): detects a rollback\n"
     "  --min-points N     fail when the archive holds fewer than N points\n"
     "  --quick            check every byte against the hashes its commits cover,\n"
-    "                     without decompressing blocks: proves the archive is\n"
-    "                     exactly what was committed (media damage, tampering),\n"
-    "                     not that each block holds its identity's data\n"
+    "                     without decompressing blocks: finds media damage, cuts\n"
+    "                     and edits (any edit with --pubkey), not a writer that\n"
+    "                     stored a block under another block's identity\n"
     "  --json             print {\"ok\", \"points\", \"records\", \"blocks\", \"bytes\",\n"
     "                     \"headHash\", \"signedPoints\", \"keyId\", \"error\"}\n"
     "  --quiet   no progress, no summary line\n";

@@ -214,6 +214,30 @@ static void check_without_key(int fd, int rc, const vmrp_verify_report *rep)
     vmrp_reader_free(r0);
 }
 
+/* VMRP_VERIFY_QUICK checks a subset of what a full verify checks: what
+ * passes in full passes quick, to the same head; what quick refuses as
+ * damaged, a full verify refuses too. */
+static void check_quick(int fd, const uint8_t *data, size_t size, int rc,
+                        const vmrp_verify_report *rep)
+{
+    vmrp_reader *rq = vmrp_reader_new();
+    FUZZ_CHECK(rq != NULL && lseek(fd, 0, SEEK_SET) == 0, "vmrp_reader_new");
+    vmrp_reader_set_verify_flags(rq, VMRP_VERIFY_QUICK);
+    fz_set_keys(rq, data, size, NULL);
+    vmrp_verify_report q;
+    int rcq = vmrp_reader_verify(rq, fd, "fuzz.vmrp", &q);
+    if (rc == VMRP_OK)
+        FUZZ_CHECK(rcq == VMRP_OK && q.points == rep->points &&
+                       memcmp(q.head_hash, rep->head_hash, 32) == 0 && !q.content_checked &&
+                       q.blocks == 0,
+                   "passes in full, quick gives %d (%u points, content_checked %d): %s", rcq,
+                   q.points, q.content_checked, vmrp_reader_error_string(rq));
+    if (rcq == VMRP_E_CORRUPT || rcq == VMRP_E_NOT_ARCHIVE || rcq == VMRP_E_VERSION)
+        FUZZ_CHECK(rc != VMRP_OK, "quick refuses (%d) what a full verify passes: %s", rcq,
+                   vmrp_reader_error_string(rq));
+    vmrp_reader_free(rq);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -262,6 +286,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vmrp_reader_free(r);
     if (fz_encrypted(data, size))
         check_without_key(fd, rc, &rep);
+    check_quick(fd, data, size, rc, &rep);
 
     /* Again with the public key of the signed fixtures (the seeds include
      * them): signature checks on hostile commits, and a verdict that is
