@@ -937,6 +937,67 @@ START_TEST(test_quick_verify)
 }
 END_TEST
 
+/* Verify checks one batch of BLOCK records (at most 1024) while it reads the
+ * next: of several problems, the one earliest in the file is reported, also
+ * when the walk stops at a later one while a batch is still being checked. */
+START_TEST(test_verify_reports_the_first_problem)
+{
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    fx.dir = ut_tmpdir();
+    ut_join(fx.path, sizeof fx.path, fx.dir, "batches.vmrp");
+    const size_t size = 3000 * 4096; /* 3000 text blocks: three verify batches */
+    unsigned char *text = malloc(size);
+    ut_fill_text(text, size, 9);
+    vmrp_writer_options o;
+    memset(&o, 0, sizeof o);
+    o.block_size = 4096;
+    ut_disk d[] = {{"t", text, size, 0}};
+    ut_point p = {"batches", 0, "{}", NULL, 0, &o};
+    pack_point(&fx, d, 1, &p);
+    finish(&fx);
+    free(text);
+    vmrp_reader *r = vmrp_reader_new();
+    ck_assert_int_eq(vmrp_reader_open(r, fx.path), VMRP_OK);
+    uint64_t block_off[3000];
+    size_t nb = 0;
+    for (size_t i = 0; i < r->nrecs && nb < 3000; i++)
+        if (r->recs[i].type == REC_BLOCK)
+            block_off[nb++] = r->recs[i].offset;
+    vmrp_reader_free(r);
+    ck_assert_uint_eq(nb, 3000);
+    /* a stored zstd frame with a broken magic does not decompress; a record
+     * header with an unknown type stops the walk */
+    static const struct {
+        int frame1500, frame2500, header2100;
+        size_t first; /* the block record that must be named */
+    } cases[] = {{0, 1, 0, 2500}, {1, 1, 0, 1500}, {1, 0, 1, 1500}, {0, 0, 1, 2100}};
+    char work[4096];
+    ut_join(work, sizeof work, fx.dir, "damaged.vmrp");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        unsigned char *a = malloc(fx.len);
+        memcpy(a, fx.bytes, fx.len);
+        ck_assert_uint_eq(a[block_off[1500] + RH_OFF_CODEC], CODEC_ZSTD);
+        if (cases[c].frame1500)
+            a[block_off[1500] + RH_SIZE] ^= 0xff;
+        if (cases[c].frame2500)
+            a[block_off[2500] + RH_SIZE] ^= 0xff;
+        if (cases[c].header2100)
+            a[block_off[2100] + RH_OFF_TYPE] = 0xee;
+        ut_write_file(work, a, fx.len);
+        free(a);
+        vmrp_verify_report rep;
+        char msg[600];
+        ck_assert_int_eq(verify_path(work, &rep, msg, sizeof msg), VMRP_E_CORRUPT);
+        ck_assert_msg(rep.error_offset == block_off[cases[c].first],
+                      "case %zu: error at %llu, expected block record %zu at %llu: %s", c,
+                      (unsigned long long)rep.error_offset, cases[c].first,
+                      (unsigned long long)block_off[cases[c].first], msg);
+    }
+    fixture_free(&fx);
+}
+END_TEST
+
 /* Open and read every disk: some step must fail. */
 static int reader_refuses(const char *path)
 {
@@ -1076,6 +1137,7 @@ static Suite *verify_suite(void)
     tc = tcase_create("resealed");
     tcase_add_test(tc, test_resealed_control);
     tcase_add_test(tc, test_quick_verify);
+    tcase_add_test(tc, test_verify_reports_the_first_problem);
     tcase_add_test(tc, test_resealed_semantic_damage);
     tcase_add_test(tc, test_resealed_duplicate_family);
     tcase_add_test(tc, test_wrapping_index_offset);

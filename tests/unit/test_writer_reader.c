@@ -1432,6 +1432,74 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     p->last_total = total;
 }
 
+/* XOR one byte of an archive file in place. */
+static void flip_byte(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    unsigned char c;
+    ck_assert_int_eq(pread(fd, &c, 1, (off_t)off), 1);
+    c ^= 0x5a;
+    ck_assert_int_eq(pwrite(fd, &c, 1, (off_t)off), 1);
+    close(fd);
+}
+
+/* Restore decodes one batch (256 blocks of 64 KiB) while it writes the one
+ * before: a damaged block is named by its number, every earlier batch has
+ * reached the sink and no later one has, and of two damaged blocks the
+ * earlier is named. */
+START_TEST(test_restore_reports_damage_in_order)
+{
+    char *dir = ut_tmpdir();
+    char archive[4096], work[4096];
+    ut_join(archive, sizeof archive, dir, "ordered.vmrp");
+    ut_join(work, sizeof work, dir, "damaged.vmrp");
+    const size_t size = 700 * (size_t)BS; /* blocks 0..699: three batches */
+    unsigned char *data = malloc(size);
+    ut_fill_random(data, size, 77);
+    ut_disk d[] = {{"d", data, size, 0}};
+    ck_assert_int_eq(ut_pack(dir, archive, d, 1, NULL, NULL), VMRP_OK);
+    vmrp_reader *r = vmrp_reader_new();
+    ck_assert_int_eq(vmrp_reader_open(r, archive), VMRP_OK);
+    map_entry *v = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(reader_resolve_disk(r, 0, "d", &v, &n), VMRP_OK);
+    ck_assert_uint_eq(n, 700);
+    vmrp_reader_free(r);
+    const uint64_t at300 = v[300].record + RH_SIZE + 1000, at600 = v[600].record + RH_SIZE + 1000;
+    free(v);
+    static const struct {
+        int flip300, flip600;
+        const char *named;
+        uint64_t sunk; /* blocks given to the sink before the error */
+    } cases[] = {{0, 1, "block 600 of disk d,", 512}, {1, 0, "block 300 of disk d,", 256},
+                 {1, 1, "block 300 of disk d,", 256}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t len = 0;
+        unsigned char *bytes = ut_read_file(archive, &len);
+        ut_write_file(work, bytes, len);
+        free(bytes);
+        if (cases[c].flip300)
+            flip_byte(work, at300);
+        if (cases[c].flip600)
+            flip_byte(work, at600);
+        r = vmrp_reader_new();
+        ck_assert_int_eq(vmrp_reader_open(r, work), VMRP_OK);
+        ut_image_sink sink = {calloc(1, size), size, BS, 0, 0};
+        int rc = vmrp_reader_read_disk(r, 0, "d", ut_image_block, &sink);
+        ck_assert_int_eq(rc, VMRP_E_CORRUPT);
+        ck_assert_msg(strstr(vmrp_reader_error_string(r), cases[c].named) != NULL,
+                      "case %zu: %s", c, vmrp_reader_error_string(r));
+        ck_assert_uint_eq(sink.next, cases[c].sunk * BS);
+        ck_assert_int_eq(memcmp(sink.img, data, (size_t)sink.next), 0);
+        free(sink.img);
+        vmrp_reader_free(r);
+    }
+    free(data);
+    ut_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_progress_and_reopen)
 {
     char *dir = ut_tmpdir();
@@ -1514,6 +1582,7 @@ static Suite *writer_reader_suite(void)
     tcase_add_test(tc, test_excluded_first_then_added);
     tcase_add_test(tc, test_reader_during_append);
     tcase_add_test(tc, test_progress_and_reopen);
+    tcase_add_test(tc, test_restore_reports_damage_in_order);
     suite_add_tcase(s, tc);
     return s;
 }
