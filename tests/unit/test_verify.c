@@ -771,7 +771,11 @@ static unsigned char *disk_entry(unsigned char *p, uint32_t which)
     return at;
 }
 
-static void resealed(const fixture *fx, point_edit edit, const char *work)
+/* Copy the archive, let edit() change the payload of the first record of
+ * type want_type (stored without compression), and re-seal it: its hash in
+ * the index and the index's hash in the commit are recomputed, as a writer
+ * with a bug would have written it. Returns the record's offset. */
+static uint64_t reseal(const fixture *fx, uint8_t want_type, point_edit edit, const char *work)
 {
     unsigned char *a = malloc(fx->len);
     memcpy(a, fx->bytes, fx->len);
@@ -780,22 +784,28 @@ static void resealed(const fixture *fx, point_edit edit, const char *work)
     uint64_t ix_size = le64_load(cm + RH_SIZE + CM_OFF_INDEX_SIZE);
     unsigned char *ix = a + ix_off;
     uint32_t n = le32_load(ix + RH_SIZE + IX_OFF_ENTRY_COUNT);
-    uint64_t pt_off = le64_load(ix + RH_SIZE + IX_OFF_POINT_OFFSET);
     unsigned char *entry = NULL;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n && !entry; i++) {
         unsigned char *e = ix + RH_SIZE + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE;
-        if (le64_load(e + IXE_OFF_OFFSET) == pt_off)
+        if (e[IXE_OFF_TYPE] == want_type)
             entry = e;
     }
     ck_assert_ptr_nonnull(entry);
-    unsigned char *pt = a + pt_off;
-    ck_assert_uint_eq(pt[RH_OFF_CODEC], CODEC_NONE);
-    uint32_t stored = le32_load(pt + RH_OFF_STORED_SIZE);
-    edit(pt + RH_SIZE, stored);
-    hash_buf(entry + IXE_OFF_HASH, pt, RH_SIZE + stored);
+    uint64_t off = le64_load(entry + IXE_OFF_OFFSET);
+    unsigned char *rec = a + off;
+    ck_assert_uint_eq(rec[RH_OFF_CODEC], CODEC_NONE);
+    uint32_t stored = le32_load(rec + RH_OFF_STORED_SIZE);
+    edit(rec + RH_SIZE, stored);
+    hash_buf(entry + IXE_OFF_HASH, rec, RH_SIZE + stored);
     hash_buf(cm + RH_SIZE + CM_OFF_INDEX_HASH, ix, (size_t)ix_size);
     ut_write_file(work, a, fx->len);
     free(a);
+    return off;
+}
+
+static void resealed(const fixture *fx, point_edit edit, const char *work)
+{
+    (void)reseal(fx, REC_POINT, edit, work);
 }
 
 static void edit_time(unsigned char *p, size_t len)
@@ -863,36 +873,15 @@ static int verify_path_flags(const char *path, unsigned flags, vmrp_verify_repor
     return rc;
 }
 
-/* Flip one byte of the first BLOCK record's payload (stored without
- * compression) and re-seal it: its hash in the index and the index's hash
- * in the commit are recomputed, as a writer with a bug would have written
- * it. Returns the record's offset. */
+static void edit_flip_middle(unsigned char *p, size_t len)
+{
+    p[len / 2] ^= 0x01;
+}
+
+/* The first BLOCK record with one byte flipped, re-sealed. */
 static uint64_t reseal_first_block(const fixture *fx, const char *work)
 {
-    unsigned char *a = malloc(fx->len);
-    memcpy(a, fx->bytes, fx->len);
-    unsigned char *cm = a + fx->len - CM_RECORD_SIZE;
-    uint64_t ix_off = le64_load(cm + RH_SIZE + CM_OFF_INDEX_OFFSET);
-    uint64_t ix_size = le64_load(cm + RH_SIZE + CM_OFF_INDEX_SIZE);
-    unsigned char *ix = a + ix_off;
-    uint32_t n = le32_load(ix + RH_SIZE + IX_OFF_ENTRY_COUNT);
-    unsigned char *entry = NULL;
-    for (uint32_t i = 0; i < n && !entry; i++) {
-        unsigned char *e = ix + RH_SIZE + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE;
-        if (e[IXE_OFF_TYPE] == REC_BLOCK)
-            entry = e;
-    }
-    ck_assert_ptr_nonnull(entry);
-    uint64_t off = le64_load(entry + IXE_OFF_OFFSET);
-    unsigned char *rec = a + off;
-    ck_assert_uint_eq(rec[RH_OFF_CODEC], CODEC_NONE);
-    uint32_t stored = le32_load(rec + RH_OFF_STORED_SIZE);
-    rec[RH_SIZE + stored / 2] ^= 0x01;
-    hash_buf(entry + IXE_OFF_HASH, rec, RH_SIZE + stored);
-    hash_buf(cm + RH_SIZE + CM_OFF_INDEX_HASH, ix, (size_t)ix_size);
-    ut_write_file(work, a, fx->len);
-    free(a);
-    return off;
+    return reseal(fx, REC_BLOCK, edit_flip_middle, work);
 }
 
 START_TEST(test_quick_verify)
