@@ -645,14 +645,6 @@ static int land_blocks(vstate *v)
     return book_blocks(v, vb->job.b, vb->job.n);
 }
 
-static void set_job(vstate *v)
-{
-    vbatch *vb = &v->batch;
-    vb->ck = v->ck;
-    vb->seg = v->seg_keys ? &v->ck->segs[v->points] : NULL;
-    vb->job = (vjob){vb, vb->b, vb->buf, vb->n};
-}
-
 /* A full batch: hand it to the workers and fill the other set meanwhile. */
 static int launch_blocks(vstate *v)
 {
@@ -660,7 +652,9 @@ static int launch_blocks(vstate *v)
     int rc = land_blocks(v);
     if (rc)
         return rc;
-    set_job(v);
+    vb->ck = v->ck;
+    vb->seg = v->seg_keys ? &v->ck->segs[v->points] : NULL;
+    vb->job = (vjob){vb, vb->b, vb->buf, vb->n};
     pool_start(vb->workers, vb->n, check_block, &vb->job);
     vb->in_flight = 1;
     vblock *b = vb->b;
@@ -678,16 +672,8 @@ static int launch_blocks(vstate *v)
  * handled in order after them. */
 static int flush_blocks(vstate *v)
 {
-    vbatch *vb = &v->batch;
-    int rc = land_blocks(v);
-    if (rc || vb->n == 0)
-        return rc;
-    set_job(v);
-    pool_for(vb->workers, vb->n, check_block, &vb->job);
-    rc = book_blocks(v, vb->b, vb->n);
-    vb->n = 0;
-    vb->used = 0;
-    return rc;
+    int rc = v->batch.n ? launch_blocks(v) : VMRP_OK;
+    return rc ? rc : land_blocks(v);
 }
 
 static int queue_block(vstate *v, uint64_t off, const record_header *h)

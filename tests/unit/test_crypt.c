@@ -262,35 +262,11 @@ static crypt_keys *reader_side(const unsigned char *cid, const unsigned char *ke
     return ck;
 }
 
-static vmrp_key *new_x25519(void)
-{
-    vmrp_key *k = vmrp_key_new();
-    ck_assert_ptr_nonnull(k);
-    ck_assert_int_eq(vmrp_key_generate_encryption(k), VMRP_OK);
-    return k;
-}
-
-/* The public half alone, as a recipient's public key file gives it. */
-static vmrp_key *public_half(vmrp_key *k, const char *dir, const char *name)
-{
-    char sec[4096], pub[4096], leaf[64];
-    snprintf(leaf, sizeof leaf, "%s.key", name);
-    ut_join(sec, sizeof sec, dir, leaf);
-    snprintf(leaf, sizeof leaf, "%s.pub", name);
-    ut_join(pub, sizeof pub, dir, leaf);
-    ck_assert_int_eq(vmrp_key_save(k, sec, pub, NULL), VMRP_OK);
-    vmrp_key *p = vmrp_key_new();
-    ck_assert_int_eq(vmrp_key_load_public(p, pub), VMRP_OK);
-    ck_assert_int_eq(vmrp_key_has_secret(p), 0);
-    ck_assert_int_eq(vmrp_key_kind(p), VMRP_KEY_ENCRYPTION);
-    return p;
-}
-
 START_TEST(test_keys_layout)
 {
     char *dir = ut_tmpdir();
-    vmrp_key *a = new_x25519();
-    vmrp_key *apub = public_half(a, dir, "a");
+    vmrp_key *a = ut_new_x25519();
+    vmrp_key *apub = ut_public_half(a, dir, "a");
     crypt_keys *ck = new_collection(NULL);
     const vmrp_key *recips[] = {apub};
     built_keys b;
@@ -400,7 +376,7 @@ START_TEST(test_passphrase_slot)
     ck_assert_int_eq(keys_unlock(b.keys, rk, NULL, NULL, &tried), VMRP_E_KEY);
     ck_assert_int_eq(tried, 0);
     /* An identity does not open a passphrase slot. */
-    vmrp_key *x = new_x25519();
+    vmrp_key *x = ut_new_x25519();
     ck_assert_int_eq(keys_unlock(b.keys, rk, x, NULL, &tried), VMRP_E_KEY);
     ck_assert_int_eq(tried, 0);
     ck_assert_int_eq(rk->unlocked, 0);
@@ -462,10 +438,11 @@ END_TEST
 START_TEST(test_recipient_slot)
 {
     char *dir = ut_tmpdir();
-    vmrp_key *a = new_x25519(), *b2 = new_x25519(), *c = new_x25519(), *sig = vmrp_key_new();
+    vmrp_key *a = ut_new_x25519(), *b2 = ut_new_x25519(), *c = ut_new_x25519();
+    vmrp_key *sig = vmrp_key_new();
     ck_assert_int_eq(vmrp_key_generate(sig), VMRP_OK);
-    vmrp_key *apub = public_half(a, dir, "a");
-    vmrp_key *bpub = public_half(b2, dir, "b");
+    vmrp_key *apub = ut_public_half(a, dir, "a");
+    vmrp_key *bpub = ut_public_half(b2, dir, "b");
     crypt_keys *ck = new_collection(NULL);
     const vmrp_key *recips[] = {apub, bpub};
     built_keys b;
@@ -571,8 +548,8 @@ END_TEST
 START_TEST(test_slot_with_foreign_secret)
 {
     char *dir = ut_tmpdir();
-    vmrp_key *a = new_x25519();
-    vmrp_key *apub = public_half(a, dir, "a");
+    vmrp_key *a = ut_new_x25519();
+    vmrp_key *apub = ut_public_half(a, dir, "a");
     crypt_keys *real = new_collection(NULL);
     crypt_keys *forged = new_collection(real->collection_id);
     /* The record names the real public key, its slots wrap another secret. */
@@ -629,8 +606,8 @@ static int give_pass(void *ctx, const char *path, char *buf, size_t size)
 START_TEST(test_crypt_unlock_messages)
 {
     char *dir = ut_tmpdir();
-    vmrp_key *a = new_x25519(), *c = new_x25519();
-    vmrp_key *apub = public_half(a, dir, "a");
+    vmrp_key *a = ut_new_x25519(), *c = ut_new_x25519();
+    vmrp_key *apub = ut_public_half(a, dir, "a");
     char aid[17];
     vmrp_key_id(a, aid);
     crypt_keys *ck = new_collection(NULL);
@@ -876,7 +853,7 @@ START_TEST(test_keys_check_bounds)
         EXPECT(b.len, 1, 0, VMRP_OK);
     }
     /* Reserved bytes of a recipient slot: 1..7 (the rest is its data). */
-    vmrp_key *x = new_x25519();
+    vmrp_key *x = ut_new_x25519();
     const vmrp_key *recips[] = {x};
     built_keys rb;
     build(&rb, ck, 128, NULL, recips, 1);

@@ -40,29 +40,6 @@ static vmrp_encryption enc_id(const vmrp_key *id)
     return e;
 }
 
-static vmrp_key *new_x25519(void)
-{
-    vmrp_key *k = vmrp_key_new();
-    ck_assert_ptr_nonnull(k);
-    ck_assert_int_eq(vmrp_key_generate_encryption(k), VMRP_OK);
-    return k;
-}
-
-/* The public half alone, as read from a recipient's public key file. */
-static vmrp_key *public_half(vmrp_key *k, const char *dir, const char *name)
-{
-    char sec[4096], pub[4096], leaf[64];
-    snprintf(leaf, sizeof leaf, "%s.key", name);
-    ut_join(sec, sizeof sec, dir, leaf);
-    snprintf(leaf, sizeof leaf, "%s.pub", name);
-    ut_join(pub, sizeof pub, dir, leaf);
-    ck_assert_int_eq(vmrp_key_save(k, sec, pub, NULL), VMRP_OK);
-    vmrp_key *p = vmrp_key_new();
-    ck_assert_int_eq(vmrp_key_load_public(p, pub), VMRP_OK);
-    ck_assert_int_eq(vmrp_key_has_secret(p), 0);
-    return p;
-}
-
 static vmrp_writer_options small_opts(int codec)
 {
     vmrp_writer_options o;
@@ -79,42 +56,8 @@ static int xpack(const char *dir, const char *archive, const ut_disk *disks, siz
                  const ut_point *pt, const vmrp_encryption *enc, vmrp_writer_stats *stats,
                  char *msg, size_t msglen)
 {
-    char path[4096];
-    vmrp_writer *w = vmrp_writer_new();
-    ck_assert_ptr_nonnull(w);
-    int rc = enc ? vmrp_writer_set_encryption(w, enc) : VMRP_OK;
-    if (rc == VMRP_OK)
-        rc = vmrp_writer_open(w, archive, pt ? pt->opts : NULL);
-    if (rc == VMRP_OK && pt && (pt->point_name || pt->consistency))
-        rc = vmrp_writer_set_point(w, pt->point_name, pt->consistency);
-    if (rc == VMRP_OK && pt && pt->metadata)
-        rc = vmrp_writer_set_source_metadata(w, pt->metadata, strlen(pt->metadata));
-    for (size_t i = 0; rc == VMRP_OK && pt && i < pt->nfiles; i++)
-        rc = vmrp_writer_add_config_file(w, pt->files[i].name, pt->files[i].mode,
-                                         pt->files[i].data, pt->files[i].size);
-    for (size_t i = 0; rc == VMRP_OK && i < ndisks; i++) {
-        if (disks[i].exclude) {
-            rc = vmrp_writer_exclude_disk(w, disks[i].name);
-            continue;
-        }
-        char leaf[128];
-        snprintf(leaf, sizeof leaf, "x-disk-%zu.img", i);
-        ut_join(path, sizeof path, dir, leaf);
-        ut_write_sparse(path, disks[i].data, (size_t)disks[i].size);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ck_assert_int_ge(fd, 0);
-        rc = vmrp_writer_add_disk(w, disks[i].name, fd, path);
-        close(fd);
-        unlink(path);
-    }
-    if (rc == VMRP_OK)
-        rc = vmrp_writer_commit(w);
-    if (stats)
-        vmrp_writer_get_stats(w, stats);
-    if (msg)
-        snprintf(msg, msglen, "%s", vmrp_writer_error_string(w));
-    vmrp_writer_free(w);
-    return rc;
+    ut_pack_extra x = {enc, NULL, msg, msglen};
+    return ut_pack_ex(dir, archive, disks, ndisks, pt, &x, stats);
 }
 
 /* xpack that must succeed. */
@@ -455,8 +398,8 @@ START_TEST(test_recipients)
     char *dir = ut_tmpdir();
     char archive[4096];
     ut_join(archive, sizeof archive, dir, "recip.vmrp");
-    vmrp_key *ka = new_x25519(), *kb = new_x25519(), *kc = new_x25519();
-    vmrp_key *apub = public_half(ka, dir, "a"), *bpub = public_half(kb, dir, "b");
+    vmrp_key *ka = ut_new_x25519(), *kb = ut_new_x25519(), *kc = ut_new_x25519();
+    vmrp_key *apub = ut_public_half(ka, dir, "a"), *bpub = ut_public_half(kb, dir, "b");
     char aid[17], bid[17], cid[17];
     vmrp_key_id(ka, aid);
     vmrp_key_id(kb, bid);
@@ -586,8 +529,8 @@ START_TEST(test_passphrase_and_recipient)
     char *dir = ut_tmpdir();
     char archive[4096];
     ut_join(archive, sizeof archive, dir, "both.vmrp");
-    vmrp_key *ka = new_x25519(), *kc = new_x25519();
-    vmrp_key *apub = public_half(ka, dir, "a");
+    vmrp_key *ka = ut_new_x25519(), *kc = ut_new_x25519();
+    vmrp_key *apub = ut_public_half(ka, dir, "a");
     char aid[17];
     vmrp_key_id(ka, aid);
     const vmrp_key *recips[] = {apub};
@@ -1097,7 +1040,7 @@ START_TEST(test_key_errors)
         ck_assert_ptr_null(strstr(wmsg, "QX7"));
     }
     /* An unencrypted archive ignores keys. */
-    vmrp_key *x = new_x25519();
+    vmrp_key *x = ut_new_x25519();
     r = xopen(plain, x, "whatever", VMRP_OK);
     ck_assert_int_eq(vmrp_reader_collection(r)->encrypted, 0);
     ck_assert_uint_eq(vmrp_reader_collection(r)->format_minor, 1);
@@ -1106,7 +1049,7 @@ START_TEST(test_key_errors)
     /* Writer settings refused by vmrp_writer_set_encryption. */
     vmrp_key *sig = vmrp_key_new();
     ck_assert_int_eq(vmrp_key_generate(sig), VMRP_OK);
-    vmrp_key *xpub = public_half(x, dir, "x");
+    vmrp_key *xpub = ut_public_half(x, dir, "x");
     const vmrp_key *sigs[] = {sig};
     const vmrp_key *nulls[] = {NULL};
     const vmrp_key *many[65];

@@ -73,39 +73,8 @@ static int give_pass(void *ctx, const char *path, char *buf, size_t size)
 static int pack(const char *archive, const ut_disk *disks, size_t n, const ut_point *pt,
                 const vmrp_encryption *e, const vmrp_key *signer, vmrp_writer_stats *st)
 {
-    char path[4096];
-    vmrp_writer *w = vmrp_writer_new();
-    int rc = e ? vmrp_writer_set_encryption(w, e) : VMRP_OK;
-    if (rc == VMRP_OK && signer)
-        rc = vmrp_writer_set_signing_key(w, signer);
-    if (rc == VMRP_OK)
-        rc = vmrp_writer_open(w, archive, pt ? pt->opts : NULL);
-    if (rc == VMRP_OK && pt && pt->point_name)
-        rc = vmrp_writer_set_point(w, pt->point_name, 0);
-    if (rc == VMRP_OK && pt && pt->metadata)
-        rc = vmrp_writer_set_source_metadata(w, pt->metadata, strlen(pt->metadata));
-    for (size_t i = 0; rc == VMRP_OK && pt && i < pt->nfiles; i++)
-        rc = vmrp_writer_add_config_file(w, pt->files[i].name, pt->files[i].mode,
-                                         pt->files[i].data, pt->files[i].size);
-    for (size_t i = 0; rc == VMRP_OK && i < n; i++) {
-        if (disks[i].exclude) {
-            rc = vmrp_writer_exclude_disk(w, disks[i].name);
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/d%zu.img", fx.dir, i);
-        ut_write_sparse(path, disks[i].data, (size_t)disks[i].size);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        rc = vmrp_writer_add_disk(w, disks[i].name, fd, path);
-        close(fd);
-    }
-    if (rc == VMRP_OK)
-        rc = vmrp_writer_commit(w);
-    if (rc != VMRP_OK)
-        fprintf(stderr, "pack: %s\n", vmrp_writer_error_string(w));
-    if (st)
-        vmrp_writer_get_stats(w, st);
-    vmrp_writer_free(w);
-    return rc;
+    ut_pack_extra x = {e, signer, NULL, 0};
+    return ut_pack_ex(fx.dir, archive, disks, n, pt, &x, st);
 }
 
 static void snap(int k, const ut_disk *d, size_t n)

@@ -238,16 +238,31 @@ typedef struct {
     const vmrp_writer_options *opts; /* NULL: defaults */
 } ut_point;
 
+/* What ut_pack_ex() sets beyond the point, each NULL when not given:
+ * encryption (vmrp_writer_set_encryption() before opening) and a signing
+ * key; msg, when given, receives the writer's message instead of stderr. */
+typedef struct {
+    const vmrp_encryption *enc;
+    const vmrp_key *signer;
+    char *msg;
+    size_t msglen;
+} ut_pack_extra;
+
 /* Write every disk to a sparse file in dir, pack them as one restore point
- * into archive, and return the writer's result (0 when committed). On
- * failure the writer's message is printed. stats may be NULL. */
-static inline int ut_pack(const char *dir, const char *archive, const ut_disk *disks,
-                          size_t ndisks, const ut_point *pt, vmrp_writer_stats *stats)
+ * into archive, and return the writer's result (0 when committed). stats
+ * and x may be NULL. */
+static inline int ut_pack_ex(const char *dir, const char *archive, const ut_disk *disks,
+                             size_t ndisks, const ut_point *pt, const ut_pack_extra *x,
+                             vmrp_writer_stats *stats)
 {
     char path[4096];
     vmrp_writer *w = vmrp_writer_new();
     ck_assert_ptr_nonnull(w);
-    int rc = vmrp_writer_open(w, archive, pt ? pt->opts : NULL);
+    int rc = x && x->enc ? vmrp_writer_set_encryption(w, x->enc) : VMRP_OK;
+    if (rc == VMRP_OK && x && x->signer)
+        rc = vmrp_writer_set_signing_key(w, x->signer);
+    if (rc == VMRP_OK)
+        rc = vmrp_writer_open(w, archive, pt ? pt->opts : NULL);
     if (rc == VMRP_OK && pt && (pt->point_name || pt->consistency))
         rc = vmrp_writer_set_point(w, pt->point_name, pt->consistency);
     if (rc == VMRP_OK && pt && pt->metadata)
@@ -274,11 +289,47 @@ static inline int ut_pack(const char *dir, const char *archive, const ut_disk *d
         rc = vmrp_writer_commit(w);
     if (stats)
         vmrp_writer_get_stats(w, stats);
-    if (rc != VMRP_OK)
+    if (x && x->msg)
+        snprintf(x->msg, x->msglen, "%s", vmrp_writer_error_string(w));
+    else if (rc != VMRP_OK)
         fprintf(stderr, "ut_pack %s: %s (%s)\n", archive, vmrp_strerror(rc),
                 vmrp_writer_error_string(w));
     vmrp_writer_free(w);
     return rc;
+}
+
+static inline int ut_pack(const char *dir, const char *archive, const ut_disk *disks,
+                          size_t ndisks, const ut_point *pt, vmrp_writer_stats *stats)
+{
+    return ut_pack_ex(dir, archive, disks, ndisks, pt, NULL, stats);
+}
+
+/* ---- encryption keys ---- */
+
+/* A new X25519 encryption key pair. */
+static inline vmrp_key *ut_new_x25519(void)
+{
+    vmrp_key *k = vmrp_key_new();
+    ck_assert_ptr_nonnull(k);
+    ck_assert_int_eq(vmrp_key_generate_encryption(k), VMRP_OK);
+    return k;
+}
+
+/* The public half of k alone, as read back from a recipient's public key
+ * file (saved in dir as NAME.key and NAME.pub). */
+static inline vmrp_key *ut_public_half(vmrp_key *k, const char *dir, const char *name)
+{
+    char sec[4096], pub[4096], leaf[64];
+    snprintf(leaf, sizeof leaf, "%s.key", name);
+    ut_join(sec, sizeof sec, dir, leaf);
+    snprintf(leaf, sizeof leaf, "%s.pub", name);
+    ut_join(pub, sizeof pub, dir, leaf);
+    ck_assert_int_eq(vmrp_key_save(k, sec, pub, NULL), VMRP_OK);
+    vmrp_key *p = vmrp_key_new();
+    ck_assert_int_eq(vmrp_key_load_public(p, pub), VMRP_OK);
+    ck_assert_int_eq(vmrp_key_has_secret(p), 0);
+    ck_assert_int_eq(vmrp_key_kind(p), VMRP_KEY_ENCRYPTION);
+    return p;
 }
 
 /* ---- reading disks back ---- */
