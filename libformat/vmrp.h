@@ -339,8 +339,17 @@ typedef struct {
     /** Threads that hash and compress blocks, 1..256; 0 means one per
      *  online processor. The archive's bytes do not depend on it. */
     uint32_t threads;
+    /** Upper bound, in MiB, of the table that finds blocks already stored
+     *  (deduplication), 1..65536; 0 means 64. It takes 40 bytes per
+     *  Block_Id, in a power-of-two number of slots within the bound (at the
+     *  default, 1,048,576 ids: 64 GiB of distinct data at 64 KiB blocks).
+     *  When it is full, new ids replace old ones: later copies of a
+     *  replaced block are stored again, and the archive stays correct.
+     *  Unchanged blocks of an incremental point are found from the previous
+     *  point's map and never depend on it. */
+    uint32_t dedup_memory_mib;
     /** Reserved for forward compatibility: must be zero. */
-    uint32_t reserved[7];
+    uint32_t reserved[6];
 } vmrp_writer_options;
 
 /** Figures about the point a writer committed (or is writing). */

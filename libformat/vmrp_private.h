@@ -112,9 +112,11 @@ void pool_start(pool *p, size_t n, pool_fn fn, void *ctx);
 void pool_finish(pool *p);
 void pool_free(pool *p);
 
-/* ---- blockmap.c: identity -> record offset (dedup) ---- */
+/* ---- blockmap.c: identity -> record offset (dedup), a bounded cache ---- */
 typedef struct blocktab blocktab;
-blocktab *blocktab_new(void);
+/* A table that never takes more than max_bytes (at least 40 KiB); past
+ * that, new ids replace old ones. */
+blocktab *blocktab_new(size_t max_bytes);
 void blocktab_free(blocktab *t);
 int blocktab_put(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset);
 /* Room for n entries without growing: sized once, the table is never held
@@ -123,6 +125,8 @@ int blocktab_reserve(blocktab *t, size_t n);
 uint64_t blocktab_get(const blocktab *t, const unsigned char id[HASH_SIZE]); /* 0 = absent */
 /* Replace the offset of an id already in the table. */
 void blocktab_set(blocktab *t, const unsigned char id[HASH_SIZE], uint64_t offset);
+uint64_t blocktab_evicted(const blocktab *t); /* ids dropped to stay in bounds */
+size_t blocktab_bytes(const blocktab *t);     /* the table's size now */
 
 /* One resolved or recorded map entry. */
 typedef struct {

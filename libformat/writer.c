@@ -302,6 +302,9 @@ static int bad_options(vmrp_writer *w, const vmrp_writer_options *o)
         return writer_fail(w, VMRP_E_USAGE, "codec %d does not take level %d", o->codec, o->level);
     if (o->threads > 256)
         return writer_fail(w, VMRP_E_USAGE, "threads %u is above 256", o->threads);
+    if (o->dedup_memory_mib > 65536)
+        return writer_fail(w, VMRP_E_USAGE, "deduplication memory %u MiB is above 65536",
+                           o->dedup_memory_mib);
     for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
         if (o->reserved[i])
             return writer_fail(w, VMRP_E_USAGE, "reserved option fields must be zero");
@@ -310,7 +313,7 @@ static int bad_options(vmrp_writer *w, const vmrp_writer_options *o)
 
 static int writer_setup(vmrp_writer *w, const char *label, const vmrp_writer_options *opts)
 {
-    static const vmrp_writer_options defaults = {0, 0, VMRP_CODEC_DEFAULT, 0, 0, {0}};
+    static const vmrp_writer_options defaults = {0, 0, VMRP_CODEC_DEFAULT, 0, 0, 0, {0}};
     const vmrp_writer_options *o = opts ? opts : &defaults;
     err_clear(&w->err);
     if (w->fd >= 0 || w->label)
@@ -327,8 +330,10 @@ static int writer_setup(vmrp_writer *w, const char *label, const vmrp_writer_opt
             return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     if (!w->worker_codecs)
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
-    w->blocks = blocktab_new();
-    w->files = blocktab_new();
+    w->blocks = blocktab_new((size_t)(o->dedup_memory_mib ? o->dedup_memory_mib
+                                                          : DEDUP_MEMORY_MIB_DEFAULT)
+                             << 20);
+    w->files = blocktab_new(FILES_TABLE_BYTES);
     if (!w->label || !w->codec || !w->blocks || !w->files)
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     w->block_size = o->block_size ? o->block_size : BLOCK_SIZE_DEFAULT;

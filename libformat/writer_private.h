@@ -4,6 +4,12 @@
 
 #include "vmrp_private.h"
 
+/* The deduplication table's bound: with the fixed buffers (about 60 MiB)
+ * it keeps pack within 256 MiB whatever the disk size. */
+#define DEDUP_MEMORY_MIB_DEFAULT 64u
+/* Configuration files deduplicated by content: a few per point. */
+#define FILES_TABLE_BYTES ((size_t)1 << 20)
+
 typedef struct {
     char *name;
     unsigned char family_id[ID_SIZE];

@@ -22,8 +22,8 @@ const char pack_usage[] =
     "                 [--consistency crash|filesystem|application] [--block-size SIZE]\n"
     "                 [--compress zstd[:LEVEL]|zlib[:LEVEL]|none] [--max-points N]\n"
     "                 [--sign SECRET_KEY [--minisig]] [--encrypt] [--recipient PUBLIC_KEY ...]\n"
-    "                 [--identity SECRET_KEY] [--pubkey PUBLIC_KEY] [--threads N] [--json]\n"
-    "                 [--quiet]\n\n"
+    "                 [--identity SECRET_KEY] [--pubkey PUBLIC_KEY] [--threads N]\n"
+    "                 [--dedup-memory MIB] [--json] [--quiet]\n\n"
     "Creates ARCHIVE with a first, full restore point, or appends a point that stores\n"
     "only the blocks changed since the latest one. ARCHIVE '-' streams a new archive\n"
     "to stdout.\n\n"
@@ -53,6 +53,9 @@ const char pack_usage[] =
     "  --kdf-memory MIB        Argon2id memory for --encrypt, 1..1024 (default 64)\n"
     "  --kdf-passes N          Argon2id passes for --encrypt, 1..10 (default 2)\n"
     "  --threads N             threads that hash and compress (default: one per core)\n"
+    "  --dedup-memory MIB      bound of the table that finds blocks stored before,\n"
+    "                          1..65536 (default 64: 1M blocks); past it, old entries\n"
+    "                          give way and their later copies are stored again\n"
     "  --changed-ranges NAME=FILE  read only these byte ranges of disk NAME (lines\n"
     "                          \"OFFSET LENGTH\", e.g. from a dirty bitmap via nbdinfo\n"
     "                          --map); trusted: changes outside them are not seen\n"
@@ -219,6 +222,7 @@ int cmd_pack(int argc, char **argv)
         {"encrypt", no_argument, 0, 'E'},           {"recipient", required_argument, 0, 'r'},
         {"identity", required_argument, 0, 'I'},    {"kdf-memory", required_argument, 0, 'K'},
         {"kdf-passes", required_argument, 0, 'P'},  {"pubkey", required_argument, 0, 'p'},
+        {"dedup-memory", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     disk_arg disks[256];
     ranges_arg ranges[256];
@@ -315,14 +319,6 @@ int cmd_pack(int argc, char **argv)
             ranges[nranges++].file = eq + 1;
             break;
         }
-        case 'T': {
-            char *end = NULL;
-            long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 256)
-                return cli_usage_error("pack", "--threads takes 1..256, not '%s'", optarg);
-            opts.threads = (uint32_t)v;
-            break;
-        }
         case 'M':
             minisig = 1;
             break;
@@ -340,15 +336,24 @@ int cmd_pack(int argc, char **argv)
         case 'p':
             pubkey_path = optarg;
             break;
+        case 'T':
+        case 'D':
         case 'K':
         case 'P': {
+            const char *what = c == 'T'   ? "threads"
+                               : c == 'D' ? "dedup-memory"
+                               : c == 'K' ? "kdf-memory"
+                                          : "kdf-passes";
+            long max = c == 'T' ? 256 : c == 'D' ? 65536 : c == 'K' ? 1024 : 10;
             char *end = NULL;
             long v = strtol(optarg, &end, 10);
-            long max = c == 'K' ? 1024 : 10;
             if (!*optarg || *end || v < 1 || v > max)
-                return cli_usage_error("pack", "--%s takes 1..%ld, not '%s'",
-                                       c == 'K' ? "kdf-memory" : "kdf-passes", max, optarg);
-            if (c == 'K')
+                return cli_usage_error("pack", "--%s takes 1..%ld, not '%s'", what, max, optarg);
+            if (c == 'T')
+                opts.threads = (uint32_t)v;
+            else if (c == 'D')
+                opts.dedup_memory_mib = (uint32_t)v;
+            else if (c == 'K')
                 enc.kdf_memlimit = (uint64_t)v << 20;
             else
                 enc.kdf_opslimit = (uint64_t)v;

@@ -69,7 +69,20 @@ bad 2 "--compress zstd:99" "zstd:99" vmrp pack new.vmrp --disk d=d.img --compres
 bad 2 "--compress lz4" "lz4" vmrp pack new.vmrp --disk d=d.img --compress lz4
 bad 2 "--consistency sometimes" "sometimes" vmrp pack new.vmrp --disk d=d.img --consistency sometimes
 bad 2 "--max-points 0" "--max-points" vmrp pack new.vmrp --disk d=d.img --max-points 0
+bad 2 "--dedup-memory 0" "--dedup-memory" vmrp pack new.vmrp --disk d=d.img --dedup-memory 0
+bad 2 "--dedup-memory 65537" "65537" vmrp pack new.vmrp --disk d=d.img --dedup-memory 65537
+bad 2 "--dedup-memory 1G" "1G" vmrp pack new.vmrp --disk d=d.img --dedup-memory 1G
 absent new.vmrp "usage errors: no archive created"
+
+# A deduplication table at its smallest bound still packs what reads back.
+gendisk create dm.img 3M
+gendisk fill dm.img 0 1M 41
+gendisk fill dm.img 2M 1M 41
+expect_exit 0 "--dedup-memory 1: pack" vmrp pack dm.vmrp --disk d=dm.img --block-size 4K \
+    --dedup-memory 1 --json --quiet
+expect_out '"dedupBlocks":256' "--dedup-memory 1: the copy is found"
+expect_exit 0 "--dedup-memory 1: restore" vmrp restore dm.vmrp --disk d --output dm-out.img
+expect_same dm.img dm-out.img "--dedup-memory 1: restored bytes equal"
 
 # ---- pack: configuration -----------------------------------------------------
 printf '{"name": "vm1", ' > notjson.json

@@ -609,6 +609,72 @@ START_TEST(test_find_point)
 }
 END_TEST
 
+/* A deduplication table at its bound (1 MiB: 16384 Block_Ids) gives way
+ * to new blocks: a later copy of a replaced block is stored again, recent
+ * ones are still found, and every disk reads back exactly. */
+START_TEST(test_dedup_bounded)
+{
+    char *dir = ut_tmpdir();
+    char archive[4096], roomy[4096];
+    ut_join(archive, sizeof archive, dir, "bounded.vmrp");
+    ut_join(roomy, sizeof roomy, dir, "roomy.vmrp");
+    const size_t bs = 4096, nblocks = 20480, ncopy = 2048, size = nblocks * bs;
+    unsigned char *data = malloc(size);
+    ck_assert_ptr_nonnull(data);
+    ut_fill_random(data, size, 77);
+    /* vdb: copies of vda's first and last 2048 blocks */
+    unsigned char *copy = malloc(2 * ncopy * bs);
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, data, ncopy * bs);
+    memcpy(copy + ncopy * bs, data + size - ncopy * bs, ncopy * bs);
+    ut_disk disks[] = {{"vda", data, size, 0}, {"vdb", copy, 2 * ncopy * bs, 0}};
+    vmrp_writer_options opts = {0};
+    opts.block_size = (uint32_t)bs;
+    opts.dedup_memory_mib = 1;
+    ut_point pt = {0};
+    pt.opts = &opts;
+    vmrp_writer_stats st;
+    ck_assert_int_eq(ut_pack(dir, archive, disks, 2, &pt, &st), VMRP_OK);
+    /* Some of vda's blocks were replaced in the table before vdb came;
+     * most were not. */
+    ck_assert_uint_gt(st.new_blocks, nblocks + 100);
+    ck_assert_uint_ge(st.dedup_blocks, ncopy);
+    ck_assert_uint_eq(st.new_blocks + st.dedup_blocks, nblocks + 2 * ncopy);
+    opts.dedup_memory_mib = 0; /* the default holds them all */
+    vmrp_writer_stats all;
+    ck_assert_int_eq(ut_pack(dir, roomy, disks, 2, &pt, &all), VMRP_OK);
+    ck_assert_uint_eq(all.new_blocks, nblocks);
+    ck_assert_uint_eq(all.dedup_blocks, 2 * ncopy);
+    ck_assert_uint_lt(all.bytes_written, st.bytes_written);
+
+    vmrp_reader *r = vmrp_reader_new();
+    int fd = open(archive, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    vmrp_verify_report rep;
+    ck_assert_msg(vmrp_reader_verify(r, fd, archive, &rep) == VMRP_OK, "%s",
+                  vmrp_reader_error_string(r));
+    close(fd);
+    vmrp_reader_free(r);
+    r = vmrp_reader_new();
+    ck_assert_int_eq(vmrp_reader_open(r, archive), VMRP_OK);
+    unsigned char *img;
+    uint64_t isz;
+    ck_assert_int_eq(ut_read_image(r, 0, "vda", &img, &isz), VMRP_OK);
+    ck_assert_uint_eq(isz, size);
+    ck_assert_mem_eq(img, data, size);
+    free(img);
+    ck_assert_int_eq(ut_read_image(r, 0, "vdb", &img, &isz), VMRP_OK);
+    ck_assert_uint_eq(isz, 2 * ncopy * bs);
+    ck_assert_mem_eq(img, copy, 2 * ncopy * bs);
+    free(img);
+    vmrp_reader_free(r);
+
+    free(data);
+    free(copy);
+    ut_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_dedup)
 {
     char *dir = ut_tmpdir();
@@ -969,7 +1035,7 @@ START_TEST(test_bad_options)
     char *dir = ut_tmpdir();
     char archive[4096];
     ut_join(archive, sizeof archive, dir, "a.vmrp");
-    vmrp_writer_options bad[9];
+    vmrp_writer_options bad[10];
     memset(bad, 0, sizeof bad);
     bad[0].block_size = 3000;
     bad[1].block_size = 8u << 20;
@@ -980,8 +1046,9 @@ START_TEST(test_bad_options)
     bad[5].codec = VMRP_CODEC_ZLIB;
     bad[5].level = 10;
     bad[6].codec = 4;
-    bad[7].reserved[6] = 1;
+    bad[7].reserved[5] = 1;
     bad[8].block_size = 2048;
+    bad[9].dedup_memory_mib = 65537;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         vmrp_writer *w = vmrp_writer_new();
         ck_assert_msg(vmrp_writer_open(w, archive, &bad[i]) == VMRP_E_USAGE, "options %zu", i);
@@ -1564,6 +1631,7 @@ static Suite *writer_reader_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_find_point);
     tcase_add_test(tc, test_dedup);
+    tcase_add_test(tc, test_dedup_bounded);
     tcase_add_test(tc, test_free_without_commit_existing);
     tcase_add_test(tc, test_free_without_commit_new);
     tcase_add_test(tc, test_free_without_commit_empty_file);
