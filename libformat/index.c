@@ -1,8 +1,77 @@
-/* index.c - decoding of INDEX records: the list of a segment's records. */
+/* index.c - decoding of INDEX records: the list of a segment's records.
+ *
+ * An INDEX may list up to 2^26 records (3 GiB), so readers walk it in
+ * pieces: index_walk_begin() on its 16-byte header, index_walk_entry() on
+ * each 48-byte entry in order, index_walk_end() after the last. The walk
+ * holds no entry; index_parse() builds the whole list on top of it.
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmrp_private.h"
+
+int index_walk_begin(index_walk *w, const unsigned char hdr[IX_HEADER_SIZE], uint64_t len,
+                     const commit_info *c, int strict, const char **why)
+{
+    memset(w, 0, sizeof *w);
+    w->c = c;
+    w->strict = strict;
+    w->expect = c->segment_offset;
+    if (len < IX_HEADER_SIZE) {
+        *why = "index shorter than its header";
+        return VMRP_E_CORRUPT;
+    }
+    w->count = le32_load(hdr + IX_OFF_ENTRY_COUNT);
+    w->point_offset = le64_load(hdr + IX_OFF_POINT_OFFSET);
+    if (w->count == 0 || w->count > INDEX_ENTRIES_MAX ||
+        (strict && le32_load(hdr + IX_OFF_RESERVED) != 0) ||
+        (uint64_t)w->count * IX_ENTRY_SIZE != len - IX_HEADER_SIZE) {
+        *why = "index Entry_Count does not match its size";
+        return VMRP_E_CORRUPT;
+    }
+    return VMRP_OK;
+}
+
+int index_walk_entry(index_walk *w, const unsigned char e[IX_ENTRY_SIZE], rec_ref *out,
+                     const char **why)
+{
+    memset(out, 0, sizeof *out);
+    out->offset = le64_load(e + IXE_OFF_OFFSET);
+    out->size = le32_load(e + IXE_OFF_SIZE);
+    out->type = e[IXE_OFF_TYPE];
+    memcpy(out->hash, e + IXE_OFF_HASH, HASH_SIZE);
+    if (w->seen >= w->count || out->offset != w->expect || out->size < RH_SIZE + 1 ||
+        out->offset + out->size > w->c->index_offset ||
+        (w->strict && !is_zero(e + IXE_OFF_RESERVED, 3))) {
+        *why = "index entries do not tile the segment";
+        return VMRP_E_CORRUPT;
+    }
+    /* (KEYS records belong to encrypted collections: readers check) */
+    if ((out->type < REC_BLOCK || out->type > REC_POINT) && out->type != REC_KEYS) {
+        *why = "index lists a record of a type a segment cannot hold";
+        return VMRP_E_CORRUPT;
+    }
+    if (out->type == REC_POINT) {
+        w->points++;
+        if (w->seen != w->count - 1 || out->offset != w->point_offset) {
+            *why = "the POINT record is not the last entry, or Point_Record_Offset does not name it";
+            return VMRP_E_CORRUPT;
+        }
+    }
+    w->expect = out->offset + out->size;
+    w->seen++;
+    return VMRP_OK;
+}
+
+int index_walk_end(const index_walk *w, const char **why)
+{
+    if (w->expect != w->c->index_offset || w->points != 1) {
+        *why = w->points != 1 ? "segment does not hold exactly one point record"
+                              : "index entries do not reach the index";
+        return VMRP_E_CORRUPT;
+    }
+    return VMRP_OK;
+}
 
 int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_ref **out,
                 size_t *count, uint64_t *point_offset, const char **why)
@@ -13,62 +82,27 @@ int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_re
 int index_parse_ex(const unsigned char *p, size_t len, const commit_info *c, int strict,
                    rec_ref **out, size_t *count, uint64_t *point_offset, const char **why)
 {
+    index_walk w;
     *out = NULL;
     *count = 0;
-    if (len < IX_HEADER_SIZE) {
-        *why = "index shorter than its header";
-        return VMRP_E_CORRUPT;
-    }
-    uint32_t n = le32_load(p + IX_OFF_ENTRY_COUNT);
-    *point_offset = le64_load(p + IX_OFF_POINT_OFFSET);
-    if (n == 0 || n > INDEX_ENTRIES_MAX || (strict && le32_load(p + IX_OFF_RESERVED) != 0) ||
-        (uint64_t)n * IX_ENTRY_SIZE != len - IX_HEADER_SIZE) {
-        *why = "index Entry_Count does not match its size";
-        return VMRP_E_CORRUPT;
-    }
-    rec_ref *refs = malloc((size_t)n * sizeof *refs);
+    int rc = index_walk_begin(&w, p, len, c, strict, why);
+    if (rc)
+        return rc;
+    *point_offset = w.point_offset;
+    rec_ref *refs = malloc((size_t)w.count * sizeof *refs);
     if (!refs) {
         *why = "out of memory";
         return VMRP_E_NOMEM;
     }
-    uint64_t expect = c->segment_offset;
-    int points = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        const unsigned char *e = p + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE;
-        rec_ref *r = &refs[i];
-        r->offset = le64_load(e + IXE_OFF_OFFSET);
-        r->size = le32_load(e + IXE_OFF_SIZE);
-        r->type = e[IXE_OFF_TYPE];
-        memcpy(r->hash, e + IXE_OFF_HASH, HASH_SIZE);
-        if (r->offset != expect || r->size < RH_SIZE + 1 || r->offset + r->size > c->index_offset ||
-            (strict && !is_zero(e + IXE_OFF_RESERVED, 3))) {
-            *why = "index entries do not tile the segment";
-            free(refs);
-            return VMRP_E_CORRUPT;
-        }
-        /* (KEYS records belong to encrypted collections: readers check) */
-        if ((r->type < REC_BLOCK || r->type > REC_POINT) && r->type != REC_KEYS) {
-            *why = "index lists a record of a type a segment cannot hold";
-            free(refs);
-            return VMRP_E_CORRUPT;
-        }
-        if (r->type == REC_POINT) {
-            points++;
-            if (i != n - 1 || r->offset != *point_offset) {
-                *why = "the POINT record is not the last entry, or Point_Record_Offset does not name it";
-                free(refs);
-                return VMRP_E_CORRUPT;
-            }
-        }
-        expect = r->offset + r->size;
-    }
-    if (expect != c->index_offset || points != 1) {
-        *why = points != 1 ? "segment does not hold exactly one point record"
-                           : "index entries do not reach the index";
+    for (uint32_t i = 0; i < w.count && rc == VMRP_OK; i++)
+        rc = index_walk_entry(&w, p + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE, &refs[i], why);
+    if (rc == VMRP_OK)
+        rc = index_walk_end(&w, why);
+    if (rc) {
         free(refs);
-        return VMRP_E_CORRUPT;
+        return rc;
     }
     *out = refs;
-    *count = n;
+    *count = w.count;
     return VMRP_OK;
 }

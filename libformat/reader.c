@@ -27,9 +27,12 @@ static void reader_reset(vmrp_reader *r)
     free(r->points);
     r->points = NULL;
     r->npoints = 0;
+    rectab_free(r->table);
+    r->table = NULL;
     free(r->recs);
     r->recs = NULL;
     r->nrecs = 0;
+    r->nblocks = 0;
     if (r->own_fd && r->fd >= 0)
         close(r->fd);
     r->fd = -1;
@@ -142,8 +145,12 @@ int vmrp_reader_find_point(vmrp_reader *r, const char *spec, uint32_t *index)
                    r->label, spec, r->npoints, r->npoints);
 }
 
-const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset)
+const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset, rec_ref *out)
 {
+    if (!r->table || !rectab_find(r->table, offset, out))
+        return NULL;
+    if (out->type == REC_BLOCK)
+        return out;
     size_t lo = 0, hi = r->nrecs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -152,7 +159,10 @@ const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset)
         else
             hi = mid;
     }
-    return (lo < r->nrecs && r->recs[lo].offset == offset) ? &r->recs[lo] : NULL;
+    if (lo == r->nrecs || r->recs[lo].offset != offset)
+        return NULL; /* cannot happen: both tables come from the same entries */
+    *out = r->recs[lo];
+    return out;
 }
 
 static int io_fail(vmrp_reader *r, int neg_errno, uint64_t off)
@@ -190,6 +200,8 @@ const char *record_check_decode(codec_ctx *codec, const crypt_keys *ck, const re
                                 int strict, unsigned char *out, size_t raw_cap)
 {
     unsigned char h[HASH_SIZE];
+    if (ref->no_hash)
+        return "was looked up without its hash (internal error)";
     hash_buf(h, bytes, ref->size);
     if (memcmp(h, ref->hash, HASH_SIZE) != 0)
         return "does not match its hash in the index (damaged or altered)";
@@ -289,27 +301,113 @@ static int read_commit(vmrp_reader *r, uint64_t at, commit_info *c)
     return VMRP_OK;
 }
 
-/* Load and check a segment's index; returns its records. */
-static int read_index(vmrp_reader *r, const commit_info *c, rec_ref **refs, size_t *n,
+/* Add a record of segment k to the reader's tables. */
+static int keep_record(vmrp_reader *r, rec_ref *ref, uint16_t k, size_t *cap)
+{
+    ref->segment = k;
+    if (rectab_add(r->table, ref) != VMRP_OK)
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    if (ref->type == REC_BLOCK) {
+        r->nblocks++;
+        return VMRP_OK;
+    }
+    if (r->nrecs == *cap) {
+        size_t bigger_cap = *cap ? 2 * *cap : 64;
+        rec_ref *bigger = realloc(r->recs, bigger_cap * sizeof *bigger);
+        if (!bigger)
+            return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+        r->recs = bigger;
+        *cap = bigger_cap;
+    }
+    r->recs[r->nrecs++] = *ref;
+    return VMRP_OK;
+}
+
+#define INDEX_CHUNK_ENTRIES 21846u /* entries read at once: 1 MiB */
+
+/* Read and check the INDEX of segment k against its commit, in pieces so
+ * that no copy of it is held whole; with `keep`, add its records to the
+ * reader's tables (which are only used once the whole INDEX checked out). */
+static int read_index(vmrp_reader *r, const commit_info *c, uint16_t k, int keep,
                       uint64_t *point_offset)
 {
-    rec_ref ix = {c->index_offset, 0, 0, REC_INDEX, {0}};
+    const unsigned long long at = (unsigned long long)c->index_offset;
+    unsigned char hdr[RH_SIZE];
+    record_header h;
+    const char *why = NULL;
     if (c->index_size > UINT32_MAX)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: index at offset %llu is too large", r->label,
-                       (unsigned long long)c->index_offset);
-    ix.size = (uint32_t)c->index_size;
-    memcpy(ix.hash, c->index_hash, HASH_SIZE);
-    unsigned char *raw = NULL;
-    size_t len = 0;
-    int rc = reader_load_record(r, &ix, REC_INDEX, &raw, &len, "index");
+                       at);
+    if (c->index_size < RH_SIZE)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: index at offset %llu is too short", r->label,
+                       at);
+    int rc = io_pread_full(r->fd, hdr, RH_SIZE, c->index_offset);
     if (rc)
-        return rc;
-    const char *why = NULL;
-    rc = index_parse_ex(raw, len, c, r->strict, refs, n, point_offset, &why);
-    free(raw);
-    if (rc)
-        return err_set(&r->err, rc, "%s: index at offset %llu (point %u): %s", r->label,
-                       (unsigned long long)c->index_offset, c->sequence, why);
+        return io_fail(r, rc, c->index_offset);
+    if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, r->coll.encrypted, &h,
+                                &why) != VMRP_OK)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: index at offset %llu: %s", r->label, at, why);
+    if (h.type != REC_INDEX || RH_SIZE + (uint64_t)h.stored_size != c->index_size ||
+        h.codec != CODEC_NONE || h.raw_size != h.stored_size)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: index at offset %llu: header disagrees with the index",
+                       r->label, at);
+    /* The header check makes the payload the raw entries (codec none). */
+    size_t chunk = IX_ENTRY_SIZE * INDEX_CHUNK_ENTRIES;
+    unsigned char *buf = malloc(chunk);
+    if (!buf)
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    hash_state hs;
+    hash_init(&hs);
+    hash_update(&hs, hdr, RH_SIZE);
+    index_walk walk;
+    const char *bad = NULL; /* the first problem in the entries */
+    unsigned char ihdr[IX_HEADER_SIZE];
+    uint64_t pos = c->index_offset + RH_SIZE, end = c->index_offset + c->index_size;
+    size_t cap = r->nrecs;
+    if (h.raw_size < IX_HEADER_SIZE) {
+        bad = "index shorter than its header";
+    } else if ((rc = io_pread_full(r->fd, ihdr, IX_HEADER_SIZE, pos)) != 0) {
+        free(buf);
+        return io_fail(r, rc, pos);
+    } else {
+        hash_update(&hs, ihdr, IX_HEADER_SIZE);
+        pos += IX_HEADER_SIZE;
+        if (index_walk_begin(&walk, ihdr, h.raw_size, c, r->strict, &bad) == VMRP_OK && keep &&
+            rectab_reserve(r->table, walk.count) != VMRP_OK) {
+            free(buf);
+            return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+        }
+    }
+    while (pos < end) {
+        size_t len = end - pos < chunk ? (size_t)(end - pos) : chunk;
+        if ((rc = io_pread_full(r->fd, buf, len, pos)) != 0) {
+            free(buf);
+            return io_fail(r, rc, pos);
+        }
+        hash_update(&hs, buf, len);
+        pos += len;
+        for (size_t off = 0; !bad && off + IX_ENTRY_SIZE <= len; off += IX_ENTRY_SIZE) {
+            rec_ref ref;
+            if (index_walk_entry(&walk, buf + off, &ref, &bad) == VMRP_OK && keep &&
+                (rc = keep_record(r, &ref, k, &cap)) != VMRP_OK) {
+                free(buf);
+                return rc;
+            }
+        }
+    }
+    free(buf);
+    unsigned char got[HASH_SIZE];
+    hash_final(&hs, got);
+    if (memcmp(got, c->index_hash, HASH_SIZE) != 0)
+        return err_set(&r->err, VMRP_E_CORRUPT,
+                       "%s: index at offset %llu: does not match its hash in the index (damaged or altered)",
+                       r->label, at);
+    if (!bad)
+        index_walk_end(&walk, &bad);
+    if (bad)
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: index at offset %llu (point %u): %s", r->label,
+                       at, c->sequence, bad);
+    *point_offset = walk.point_offset;
     return VMRP_OK;
 }
 
@@ -335,8 +433,6 @@ static int scan_for_head(vmrp_reader *r, uint64_t *head)
             break;
         if (h.type == REC_COMMIT) {
             commit_info c;
-            rec_ref *refs = NULL;
-            size_t n;
             uint64_t pt;
             if (read_commit(r, off, &c) != VMRP_OK)
                 break;
@@ -344,9 +440,8 @@ static int scan_for_head(vmrp_reader *r, uint64_t *head)
                         memcmp(c.prev_hash, last.hash, HASH_SIZE) != 0)
                      : c.prev_offset != 0)
                 break;
-            if (read_index(r, &c, &refs, &n, &pt) != VMRP_OK)
+            if (read_index(r, &c, 0, 0, &pt) != VMRP_OK)
                 break;
-            free(refs);
             last = c;
             have = 1;
             *head = off;
@@ -390,7 +485,8 @@ static int tail_is_damage(vmrp_reader *r, uint64_t from)
 static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
                              uint64_t segment_offset, uint64_t index_offset)
 {
-    const rec_ref *ref = reader_find_record(r, point_offset);
+    rec_ref found_ref;
+    const rec_ref *ref = reader_find_record(r, point_offset, &found_ref);
     unsigned char *raw = NULL;
     size_t len = 0;
     char what[64];
@@ -433,7 +529,8 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
                            "%s: point %u, disk %s: FULL flag in an archive without encryption",
                            r->label, k + 1, pi->disks[d].name);
         for (uint32_t m = 0; m < dm->map_count; m++) {
-            const rec_ref *mr = reader_find_record(r, dm->map_offsets[m]);
+            rec_ref found_mr;
+            const rec_ref *mr = reader_find_record(r, dm->map_offsets[m], &found_mr);
             if (!mr || mr->type != REC_MAP || mr->offset < segment_offset ||
                 mr->offset >= index_offset)
                 return err_set(&r->err, VMRP_E_CORRUPT,
@@ -469,7 +566,8 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
         uint64_t fo = pm->file_records[f];
         if (fo == 0)
             continue;
-        const rec_ref *fr = reader_find_record(r, fo);
+        rec_ref found_fr;
+        const rec_ref *fr = reader_find_record(r, fo, &found_fr);
         if (!fr || fr->type != REC_FILE || fr->offset >= index_offset)
             return err_set(&r->err, VMRP_E_CORRUPT,
                            "%s: point %u, config file %s: offset %llu is not a FILE record",
@@ -494,7 +592,8 @@ static int reader_open_keys(vmrp_reader *r, size_t n, const uint64_t *segments)
     for (size_t k = 0; k < n; k++) {
         char what[64];
         snprintf(what, sizeof what, "key record of point %zu", k + 1);
-        const rec_ref *ref = reader_find_record(r, segments[k]);
+        rec_ref found_ref;
+        const rec_ref *ref = reader_find_record(r, segments[k], &found_ref);
         if (!ref || ref->type != REC_KEYS)
             return err_set(&r->err, VMRP_E_CORRUPT, "%s: point %zu: its segment does not start "
                            "with a key record", r->label, k + 1);
@@ -639,7 +738,8 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
     }
 
     r->points = calloc(n, sizeof *r->points);
-    if (!r->points) {
+    r->table = rectab_new();
+    if (!r->points || !r->table) {
         free(chain);
         return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     }
@@ -656,23 +756,9 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
     /* Indexes, oldest first, so the record table stays sorted by offset. */
     for (size_t k = 0; k < n && rc == VMRP_OK; k++) {
         const commit_info *ci = &chain[n - 1 - k];
-        rec_ref *refs = NULL;
-        size_t nrefs = 0;
-        rc = read_index(r, ci, &refs, &nrefs, &point_offsets[k]);
+        rc = read_index(r, ci, (uint16_t)k /* < Max_Points <= 65535 */, 1, &point_offsets[k]);
         if (rc)
             break;
-        for (size_t i = 0; i < nrefs; i++)
-            refs[i].segment = (uint16_t)k; /* k < Max_Points <= 65535 */
-        rec_ref *grown = realloc(r->recs, (r->nrecs + nrefs) * sizeof *grown);
-        if (!grown) {
-            free(refs);
-            rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-            break;
-        }
-        r->recs = grown;
-        memcpy(r->recs + r->nrecs, refs, nrefs * sizeof *refs);
-        r->nrecs += nrefs;
-        free(refs);
         segments[k] = ci->segment_offset;
         indexes[k] = ci->index_offset;
         r->points[k].info.commit_offset = ci->commit_offset;

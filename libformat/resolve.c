@@ -45,7 +45,8 @@ static int load_map(vmrp_reader *r, uint32_t k, uint32_t d, uint64_t limit, uint
     uint64_t seen = 0;
     int64_t prev_block = -1;
     for (uint32_t m = 0; m < dm->map_count; m++) {
-        const rec_ref *ref = reader_find_record(r, dm->map_offsets[m]);
+        rec_ref found;
+        const rec_ref *ref = reader_find_record(r, dm->map_offsets[m], &found);
         char what[128];
         snprintf(what, sizeof what, "map %u of disk %s in point %u", m, di->name, k + 1);
         unsigned char *raw = NULL;
@@ -85,7 +86,8 @@ static int load_map(vmrp_reader *r, uint32_t k, uint32_t d, uint64_t limit, uint
             else if (e.record == 0 && !is_zero(e.id, HASH_SIZE))
                 bad = "zero entry with a Block_Id";
             else if (e.record != 0) {
-                const rec_ref *br = reader_find_record(r, e.record);
+                rec_ref block;
+                const rec_ref *br = reader_find_record(r, e.record, &block);
                 if (!br || br->type != REC_BLOCK || br->offset >= pm->index_offset)
                     bad = "entry names no BLOCK record";
             }
@@ -154,7 +156,7 @@ static int resolve_at(vmrp_reader *r, uint32_t pi, const char *name, map_entry *
         if (r->points[k].info.disks[d].full)
             break;
     }
-    const uint64_t believable = 2 * (uint64_t)r->nrecs + 1024;
+    const uint64_t believable = 2 * (uint64_t)rectab_count(r->table) + 1024;
     cap = (size_t)(claimed < believable ? claimed : believable);
     if (cap && !(v = malloc(cap * sizeof *v)))
         return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s", r->label, name);
@@ -256,7 +258,7 @@ static const vmrp_disk_info *disk_of(const vmrp_reader *r, uint32_t pi, const ch
 #define RBATCH_BYTES (16u << 20)
 
 typedef struct {
-    const rec_ref *ref;
+    rec_ref ref;
     const unsigned char *id; /* the map's Block_Id */
     size_t at;          /* record bytes in buf */
     const char *problem;
@@ -292,12 +294,12 @@ static void decode_slot(void *ctx, size_t i, unsigned worker)
      * Block_Id of an authenticated map, which proves it is the block that
      * was written (and the map's claim, which the record hash alone would
      * not); decoding is bounded by Block_Size whatever the bytes hold. */
-    s->problem = record_decode(b->codecs[worker], b->r->crypt, s->ref, b->set->buf + s->at,
+    s->problem = record_decode(b->codecs[worker], b->r->crypt, &s->ref, b->set->buf + s->at,
                                REC_BLOCK, b->bs, b->r->strict, out, b->bs);
     unsigned char id[HASH_SIZE];
     /* Block_Ids of another id space (spec 5.1) are not the map's to name */
     if (!s->problem && b->id_key &&
-        sodium_memcmp(reader_id_key(b->r, s->ref->segment), b->id_key, KEY_SIZE) != 0)
+        sodium_memcmp(reader_id_key(b->r, s->ref.segment), b->id_key, KEY_SIZE) != 0)
         s->problem = "is a block of another id space (keyed with another Id_Key)";
     if (!s->problem) {
         id_hash(id, out, b->bs, b->id_key);
@@ -316,12 +318,11 @@ static void load_set(vmrp_reader *r, rset *b, const map_entry *v, size_t first, 
     b->bad_ref = count;
     b->read_err = 0;
     for (size_t i = 0; i < count; i++) {
-        const rec_ref *ref = reader_find_record(r, v[first + i].record);
+        const rec_ref *ref = reader_find_record(r, v[first + i].record, &b->s[i].ref);
         if (!ref || ref->type != REC_BLOCK || ref->size > rec_max) {
             b->bad_ref = i;
             return;
         }
-        b->s[i].ref = ref;
         b->s[i].id = v[first + i].id;
         b->s[i].at = used;
         used += ref->size;
@@ -329,14 +330,14 @@ static void load_set(vmrp_reader *r, rset *b, const map_entry *v, size_t first, 
     /* read runs of records that are back to back in the file */
     for (size_t i = 0; i < count;) {
         size_t j = i + 1;
-        while (j < count && b->s[j].ref->offset == b->s[j - 1].ref->offset + b->s[j - 1].ref->size &&
-               b->s[j].at == b->s[j - 1].at + b->s[j - 1].ref->size)
+        while (j < count && b->s[j].ref.offset == b->s[j - 1].ref.offset + b->s[j - 1].ref.size &&
+               b->s[j].at == b->s[j - 1].at + b->s[j - 1].ref.size)
             j++;
-        size_t len = b->s[j - 1].at + b->s[j - 1].ref->size - b->s[i].at;
-        int e = io_pread_full(r->fd, b->buf + b->s[i].at, len, b->s[i].ref->offset);
+        size_t len = b->s[j - 1].at + b->s[j - 1].ref.size - b->s[i].at;
+        int e = io_pread_full(r->fd, b->buf + b->s[i].at, len, b->s[i].ref.offset);
         if (e) {
             b->read_err = e;
-            b->read_off = b->s[i].ref->offset;
+            b->read_off = b->s[i].ref.offset;
             return;
         }
         i = j;
@@ -572,7 +573,8 @@ int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_i
     snprintf(what, sizeof what, "config file %.80s of point %u", fi->name, index + 1);
     unsigned char *raw = NULL;
     size_t len = 0;
-    const rec_ref *ref = reader_find_record(r, pm->file_records[file_index]);
+    rec_ref found;
+    const rec_ref *ref = reader_find_record(r, pm->file_records[file_index], &found);
     const unsigned char *id_key = reader_id_key(r, index);
     if (ref && id_key && sodium_memcmp(reader_id_key(r, ref->segment), id_key, KEY_SIZE) != 0)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s names a record of another id space",
@@ -596,9 +598,7 @@ int reader_collect_blocks(vmrp_reader *r, blocktab *t, const unsigned char *id_k
 {
     /* Every stored block has one BLOCK record; an eighth more leaves room
      * for what an incremental point usually adds. */
-    size_t stored = 0;
-    for (size_t i = 0; i < r->nrecs; i++)
-        stored += r->recs[i].type == REC_BLOCK;
+    size_t stored = r->nblocks;
     if (blocktab_reserve(t, stored + stored / 8))
         return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     for (uint32_t k = 0; k < r->npoints; k++) {

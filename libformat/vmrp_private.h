@@ -153,7 +153,24 @@ typedef struct {
     uint16_t segment; /* 0-based segment (point) index, set by the reader */
     uint8_t type;
     unsigned char hash[HASH_SIZE];
+    uint8_t no_hash; /* 1: hash was not kept (rectab.c); the record is
+                        checked by what it decodes to */
 } rec_ref;
+
+/* ---- rectab.c: the reader's records by offset, about 5 bytes each ---- */
+typedef struct rectab rectab;
+rectab *rectab_new(void);
+void rectab_free(rectab *t);
+/* Room for `more` records without growing. */
+int rectab_reserve(rectab *t, size_t more);
+/* Add the next record (offsets increasing; records of one segment tile
+ * it). Its hash is not kept. VMRP_E_CORRUPT when out of order. */
+int rectab_add(rectab *t, const rec_ref *ref);
+/* 1 and *out (no_hash set) when a record starts at offset, else 0. */
+int rectab_find(const rectab *t, uint64_t offset, rec_ref *out);
+size_t rectab_count(const rectab *t);
+/* Record i (0 <= i < rectab_count()), in offset order. */
+void rectab_get(const rectab *t, size_t i, rec_ref *out);
 
 /* ---- crypt.c: encrypted collections ---- */
 typedef struct {
@@ -261,6 +278,23 @@ typedef struct {
     unsigned char hash[HASH_SIZE]; /* Commit_Hash, filled by commit_decode */
 } commit_info;
 
+/* Walking an INDEX payload piece by piece (index.c): begin with its
+ * header and whole payload length, then each entry in order, then end. */
+typedef struct {
+    const commit_info *c;
+    int strict;
+    uint32_t count; /* Entry_Count */
+    uint32_t seen;
+    uint64_t expect; /* where the next entry must start */
+    int points;
+    uint64_t point_offset;
+} index_walk;
+int index_walk_begin(index_walk *w, const unsigned char hdr[IX_HEADER_SIZE], uint64_t len,
+                     const commit_info *c, int strict, const char **why);
+int index_walk_entry(index_walk *w, const unsigned char e[IX_ENTRY_SIZE], rec_ref *out,
+                     const char **why);
+int index_walk_end(const index_walk *w, const char **why);
+
 /* Decode an INDEX payload and check that its entries tile
  * [c->segment_offset, c->index_offset) with exactly one POINT record. */
 int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_ref **out,
@@ -293,8 +327,10 @@ struct vmrp_reader_s {
     unsigned char header[FH_SIZE];
     point_meta *points;
     uint32_t npoints;
-    rec_ref *recs; /* every committed record, sorted by offset */
+    rectab *table;  /* every committed record, sorted by offset */
+    rec_ref *recs;  /* every committed record but BLOCKs, with its hash */
     size_t nrecs;
+    size_t nblocks; /* BLOCK records in table */
     codec_ctx *codec;
     int strict; /* the file's minor version is not newer than ours */
     const vmrp_key *pubkey; /* when set, every commit must be signed by it */
@@ -327,8 +363,10 @@ const unsigned char *key_box_secret(const vmrp_key *k);
 const char *commit_signature_problem(const vmrp_key *pubkey, const commit_info *c, char *buf,
                                      size_t len);
 
-/* Locate a committed record by offset (binary search). */
-const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset);
+/* Locate a committed record by offset: fills *out and returns out, or
+ * NULL when no record starts there. A BLOCK record comes without its hash
+ * (no_hash); every other record with it. */
+const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset, rec_ref *out);
 /* Read, authenticate (Record_Hash) and decode one committed record into a
  * malloc'd buffer of its Raw_Size. `what` names it in messages. */
 int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,

@@ -242,7 +242,7 @@ int writer_append_built(vmrp_writer *w, uint8_t type, const unsigned char *recs,
 {
     uint64_t at = w->pos;
     for (size_t i = 0; i < count; i++) {
-        rec_ref ref = {at, sizes[i], 0, type, {0}};
+        rec_ref ref = {at, sizes[i], 0, type, {0}, 0};
         memcpy(ref.hash, hashes[i], HASH_SIZE);
         int rc = push_ref(w, &ref);
         if (rc)

@@ -950,9 +950,12 @@ START_TEST(test_verify_reports_the_first_problem)
     ck_assert_int_eq(vmrp_reader_open(r, fx.path), VMRP_OK);
     uint64_t block_off[3000];
     size_t nb = 0;
-    for (size_t i = 0; i < r->nrecs && nb < 3000; i++)
-        if (r->recs[i].type == REC_BLOCK)
-            block_off[nb++] = r->recs[i].offset;
+    for (size_t i = 0; i < rectab_count(r->table) && nb < 3000; i++) {
+        rec_ref ref;
+        rectab_get(r->table, i, &ref);
+        if (ref.type == REC_BLOCK)
+            block_off[nb++] = ref.offset;
+    }
     vmrp_reader_free(r);
     ck_assert_uint_eq(nb, 3000);
     /* a stored zstd frame with a broken magic does not decompress; a record
