@@ -125,18 +125,101 @@ static int known_add(known_list *l, uint64_t off, const unsigned char *id, uint6
     return VMRP_OK;
 }
 
-static const known *known_find(const known_list *l, uint64_t off)
+/* Binary search of n elements of `each` bytes sorted by a uint64_t offset
+ * at their start: the index of the one at off, or n. */
+static size_t find_offset(const void *v, size_t n, size_t each, uint64_t off)
 {
-    size_t lo = 0, hi = l->n;
+    const unsigned char *base = v;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (l->v[mid].offset < off)
+        uint64_t at;
+        memcpy(&at, base + mid * each, sizeof at);
+        if (at < off)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < l->n && l->v[lo].offset == off ? &l->v[lo] : NULL;
+    uint64_t at = 0;
+    if (lo < n)
+        memcpy(&at, base + lo * each, sizeof at);
+    return lo < n && at == off ? lo : n;
 }
+
+static const known *known_find(const known_list *l, uint64_t off)
+{
+    size_t i = find_offset(l->v, l->n, sizeof *l->v, off);
+    return i < l->n ? &l->v[i] : NULL;
+}
+
+/* What verify keeps of a hash until it is compared (a Block_Id until the
+ * maps that name the block, a Record_Hash until the segment's INDEX): a
+ * 14-byte fingerprint, a hash of it keyed with a secret drawn for this run.
+ * A hash that differs then passes only with probability 2^-112, however the
+ * archive was made, and a block takes 24 bytes instead of 56. */
+#define FP_SIZE 14
+typedef unsigned char fp_key[crypto_generichash_KEYBYTES];
+
+static void fingerprint(const fp_key key, const unsigned char hash[HASH_SIZE],
+                        unsigned char fp[FP_SIZE])
+{
+    unsigned char h[crypto_generichash_BYTES_MIN];
+    crypto_generichash(h, sizeof h, hash, HASH_SIZE, key, sizeof(fp_key));
+    memcpy(fp, h, FP_SIZE);
+}
+
+/* Every BLOCK record checked so far, for the maps that name them. */
+typedef struct {
+    uint64_t offset;
+    unsigned char fp[FP_SIZE];
+    uint16_t segment; /* whose Id_Key made its Block_Id */
+} known_block;
+
+typedef struct {
+    known_block *v;
+    size_t n, cap;
+    fp_key key;
+} block_list;
+
+static int block_add(block_list *l, uint64_t off, const unsigned char id[HASH_SIZE],
+                     uint32_t segment)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap + l->cap / 2 : 4096;
+        known_block *bigger = realloc(l->v, cap * sizeof *bigger);
+        if (!bigger)
+            return VMRP_E_NOMEM;
+        l->v = bigger;
+        l->cap = cap;
+    }
+    known_block *k = &l->v[l->n++];
+    k->offset = off;
+    fingerprint(l->key, id, k->fp);
+    k->segment = (uint16_t)segment; /* < Max_Points <= 65535 */
+    return VMRP_OK;
+}
+
+static const known_block *block_find(const block_list *l, uint64_t off)
+{
+    size_t i = find_offset(l->v, l->n, sizeof *l->v, off);
+    return i < l->n ? &l->v[i] : NULL;
+}
+
+/* Whether Block_Id id is the one block k was found to hold. */
+static int block_is(const block_list *l, const known_block *k, const unsigned char id[HASH_SIZE])
+{
+    unsigned char fp[FP_SIZE];
+    fingerprint(l->key, id, fp);
+    return memcmp(fp, k->fp, FP_SIZE) == 0;
+}
+
+/* A record of the segment being read: its offset follows from the sizes
+ * before it, since records tile the segment. */
+typedef struct {
+    uint32_t size;
+    uint8_t type;
+    unsigned char fp[FP_SIZE]; /* of its Record_Hash */
+} seg_record;
 
 /* A segment's MAP records wait for its POINT record as stored bytes, not
  * decoded: a few hundred stored bytes can decode to 3 MiB, and memory must
@@ -208,9 +291,11 @@ typedef struct {
     uint32_t block_size;
     int strict;
     unsigned char header_hash[HASH_SIZE];
-    known_list blocks, files;
-    rec_ref *seg;
+    block_list blocks;
+    known_list files;
+    seg_record *seg; /* the segment's records so far, for its INDEX */
     size_t nseg, capseg;
+    uint64_t seg_end; /* where the last of them ends */
     seg_map *maps;
     size_t nmaps, capmaps;
     point_meta point;
@@ -269,6 +354,7 @@ static void clear_segment(vstate *v)
         free(v->maps[i].stored);
     v->nmaps = 0;
     v->nseg = 0;
+    v->seg_end = v->segment_start;
     if (v->have_point)
         point_meta_clear(&v->point);
     v->have_point = 0;
@@ -284,9 +370,9 @@ static const seg_map *find_map(const vstate *v, uint64_t off)
 
 /* A reference from the current point to a record keyed with another
  * Id_Key (spec 5.1, 5.2). */
-static int other_id_space(const vstate *v, const known *k)
+static int other_id_space(const vstate *v, uint32_t segment)
 {
-    return v->ck && sodium_memcmp(v->ck->segs[k->segment].id_key, v->ck->segs[v->points].id_key,
+    return v->ck && sodium_memcmp(v->ck->segs[segment].id_key, v->ck->segs[v->points].id_key,
                                   KEY_SIZE) != 0;
 }
 
@@ -321,15 +407,15 @@ static int check_disk_map(vstate *v, uint32_t d)
                                di->name, (unsigned long long)block);
                 continue;
             }
-            const known *k = known_find(&v->blocks, rec);
+            const known_block *k = block_find(&v->blocks, rec);
             if (!k)
                 return bad(v, sm->offset, "disk %s: block %llu names offset %llu, not a BLOCK record",
                            di->name, (unsigned long long)block, (unsigned long long)rec);
-            if (other_id_space(v, k))
+            if (other_id_space(v, k->segment))
                 return bad(v, sm->offset, "disk %s: block %llu names a block of another id space "
                            "(point %u's Id_Key)", di->name, (unsigned long long)block,
                            k->segment + 1);
-            if (!v->batch.quick && memcmp(k->id, e + ME_OFF_ID, HASH_SIZE) != 0)
+            if (!v->batch.quick && !block_is(&v->blocks, k, e + ME_OFF_ID))
                 return bad(v, rec, "disk %s: block %llu: stored data does not match its Block_Id",
                            di->name, (unsigned long long)block);
         }
@@ -410,7 +496,7 @@ static int check_point(vstate *v)
         if (rec == 0)
             continue;
         const known *k = known_find(&v->files, rec);
-        if (!k || k->size != pi->config_files[i].size || other_id_space(v, k) ||
+        if (!k || k->size != pi->config_files[i].size || other_id_space(v, k->segment) ||
             memcmp(k->id, v->point.file_hashes[i], HASH_SIZE) != 0)
             return bad(v, v->point_offset, "config file %s: record at %llu missing or not matching its Content_Hash",
                        pi->config_files[i].name, (unsigned long long)rec);
@@ -434,27 +520,33 @@ static int check_index(vstate *v, uint64_t off, const unsigned char *p, size_t l
     commit_info c = {0};
     c.segment_offset = v->segment_start;
     c.index_offset = off;
-    rec_ref *refs = NULL;
-    size_t n = 0;
-    uint64_t point_offset = 0;
     const char *why = NULL;
-    int rc = index_parse_ex(p, len, &c, v->strict, &refs, &n, &point_offset, &why);
-    if (rc)
-        return rc == VMRP_E_NOMEM ? err_set(&v->r->err, rc, "out of memory")
-                                  : bad(v, off, "index: %s", why);
-    if (n != v->nseg) {
-        free(refs);
-        return bad(v, off, "index lists %zu records, the segment holds %zu", n, v->nseg);
+    index_walk walk;
+    if (index_walk_begin(&walk, p, len, &c, v->strict, &why) != VMRP_OK)
+        return bad(v, off, "index: %s", why);
+    uint64_t differs = UINT64_MAX; /* the offset of the first record unlike its entry */
+    uint64_t at = v->segment_start;
+    for (uint32_t i = 0; i < walk.count; i++) {
+        rec_ref ref;
+        unsigned char fp[FP_SIZE];
+        if (index_walk_entry(&walk, p + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE, &ref, &why))
+            return bad(v, off, "index: %s", why);
+        if (i >= v->nseg || differs != UINT64_MAX)
+            continue;
+        fingerprint(v->blocks.key, ref.hash, fp);
+        if (ref.offset != at || ref.size != v->seg[i].size || ref.type != v->seg[i].type ||
+            memcmp(fp, v->seg[i].fp, FP_SIZE) != 0)
+            differs = at;
+        at += v->seg[i].size;
     }
-    for (size_t i = 0; i < n; i++)
-        if (refs[i].offset != v->seg[i].offset || refs[i].size != v->seg[i].size ||
-            refs[i].type != v->seg[i].type || memcmp(refs[i].hash, v->seg[i].hash, HASH_SIZE) != 0) {
-            uint64_t at = v->seg[i].offset;
-            free(refs);
-            return bad(v, at, "record does not match its index entry (damaged, altered or moved)");
-        }
-    free(refs);
-    if (!v->have_point || point_offset != v->point_offset)
+    if (index_walk_end(&walk, &why) != VMRP_OK)
+        return bad(v, off, "index: %s", why);
+    if (walk.count != v->nseg)
+        return bad(v, off, "index lists %u records, the segment holds %zu", walk.count, v->nseg);
+    if (differs != UINT64_MAX)
+        return bad(v, differs,
+                   "record does not match its index entry (damaged, altered or moved)");
+    if (!v->have_point || walk.point_offset != v->point_offset)
         return bad(v, off, "index names no valid point record");
     return VMRP_OK;
 }
@@ -540,6 +632,7 @@ static void vstate_free(vstate *v)
     free(v->maps);
     free(v->seg);
     free(v->blocks.v);
+    sodium_memzero(v->blocks.key, sizeof v->blocks.key);
     free(v->files.v);
     for (uint32_t k = 0; k < v->nnames; k++)
         free(v->names[k]);
@@ -586,19 +679,21 @@ static void check_block(void *ctx, size_t i, unsigned worker)
 static int push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
                     const unsigned char hash[HASH_SIZE])
 {
+    if (off != v->seg_end) /* the walk books records in file order */
+        return bad(v, off, "record out of place in its segment");
     if (v->nseg == v->capseg) {
-        size_t cap = v->capseg ? v->capseg * 2 : 1024;
-        rec_ref *bigger = realloc(v->seg, cap * sizeof *bigger);
+        size_t cap = v->capseg ? v->capseg + v->capseg / 2 : 4096;
+        seg_record *bigger = realloc(v->seg, cap * sizeof *bigger);
         if (!bigger)
             return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
         v->seg = bigger;
         v->capseg = cap;
     }
-    rec_ref *ref = &v->seg[v->nseg++];
-    ref->offset = off;
-    ref->size = size;
-    ref->type = type;
-    memcpy(ref->hash, hash, HASH_SIZE);
+    seg_record *rec = &v->seg[v->nseg++];
+    rec->size = size;
+    rec->type = type;
+    fingerprint(v->blocks.key, hash, rec->fp);
+    v->seg_end = off + size;
     return VMRP_OK;
 }
 
@@ -622,11 +717,11 @@ static int book_blocks(vstate *v, const vblock *blocks, size_t n)
         else if (rc == VMRP_OK && vb->quick) {
             /* the maps still name it; its Block_Id is not known */
             static const unsigned char unknown[HASH_SIZE];
-            if (known_add(&v->blocks, b->off, unknown, vb->block_size, v->points))
+            if (block_add(&v->blocks, b->off, unknown, v->points))
                 rc = err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
         } else if (rc == VMRP_OK) {
             v->rep->blocks++;
-            if (known_add(&v->blocks, b->off, b->id, vb->block_size, v->points))
+            if (block_add(&v->blocks, b->off, b->id, v->points))
                 rc = err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
         }
     }
@@ -872,7 +967,9 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
     memcpy(v.collection_id, ci.collection_id, ID_SIZE);
     rep->encrypted = ci.encrypted;
     hash_buf(v.header_hash, header, FH_SIZE);
+    randombytes_buf(v.blocks.key, sizeof v.blocks.key);
     v.segment_start = FH_SIZE;
+    v.seg_end = FH_SIZE;
     uint64_t committed = FH_SIZE;
     uint64_t index_offset = 0, index_size = 0;
     unsigned char index_hash[HASH_SIZE];
