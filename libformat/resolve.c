@@ -2,8 +2,13 @@
  * reading configuration files.
  *
  * Only the MAP records along the chain and the BLOCK records the result
- * names are read; memory grows with the entries along the chain, never with
- * the virtual size of the disk.
+ * names are read. The resolved map is never held whole: chain.c merges the
+ * chain's MAP records into a stream of entries in block order, holding one
+ * decoded MAP record per point of the chain, and restore takes it a batch
+ * at a time. Memory does not grow with the size of the disk nor with the
+ * number of its blocks: it is the chain length times one MAP record (at
+ * most 3 MiB, and never more than that point's map), plus two batches of
+ * blocks.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -14,233 +19,12 @@
 
 #include "vmrp_private.h"
 
-typedef struct {
-    map_entry e;
-    uint32_t rank; /* 0 = newest point of the chain */
-} ranked_entry;
-
 static int find_disk(const point_meta *pm, const char *name)
 {
     for (uint32_t d = 0; d < pm->info.disk_count; d++)
         if (strcmp(pm->info.disks[d].name, name) == 0)
             return (int)d;
     return -1;
-}
-
-static uint64_t block_count(uint64_t size, uint32_t bs)
-{
-    return size / bs + (size % bs != 0);
-}
-
-/* Append the map of disk d of point k to *v, keeping entries below
- * `limit` (the running minimum of block counts). Every entry is checked,
- * kept or not, so damage is found wherever it lies. */
-static int load_map(vmrp_reader *r, uint32_t k, uint32_t d, uint64_t limit, uint32_t rank,
-                    ranked_entry **v, size_t *n, size_t *cap)
-{
-    const point_meta *pm = &r->points[k];
-    const vmrp_disk_info *di = &pm->info.disks[d];
-    const disk_meta *dm = &pm->disk_meta[d];
-    uint64_t nblocks = block_count(di->size_bytes, r->coll.block_size);
-    uint64_t seen = 0;
-    int64_t prev_block = -1;
-    for (uint32_t m = 0; m < dm->map_count; m++) {
-        rec_ref found;
-        const rec_ref *ref = reader_find_record(r, dm->map_offsets[m], &found);
-        char what[128];
-        snprintf(what, sizeof what, "map %u of disk %s in point %u", m, di->name, k + 1);
-        unsigned char *raw = NULL;
-        size_t len = 0;
-        int rc = reader_load_record(r, ref, REC_MAP, &raw, &len, what);
-        if (rc)
-            return rc;
-        size_t cnt = len / MAP_ENTRY_SIZE;
-        if (len % MAP_ENTRY_SIZE != 0 || seen + cnt > di->changed_blocks) {
-            free(raw);
-            return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s: size does not match Changed_Blocks",
-                           r->label, what);
-        }
-        seen += cnt;
-        if (*n + cnt > *cap) {
-            size_t want = (*cap ? *cap : 1024);
-            while (want < *n + cnt)
-                want *= 2;
-            ranked_entry *bigger = realloc(*v, want * sizeof *bigger);
-            if (!bigger) {
-                free(raw);
-                return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s",
-                               r->label, di->name);
-            }
-            *v = bigger;
-            *cap = want;
-        }
-        for (size_t i = 0; i < cnt; i++) {
-            const unsigned char *p = raw + i * MAP_ENTRY_SIZE;
-            map_entry e;
-            e.block = le64_load(p + ME_OFF_BLOCK);
-            e.record = le64_load(p + ME_OFF_RECORD);
-            memcpy(e.id, p + ME_OFF_ID, HASH_SIZE);
-            const char *bad = NULL;
-            if ((int64_t)e.block <= prev_block || e.block >= nblocks)
-                bad = "block numbers not increasing or beyond the disk size";
-            else if (e.record == 0 && !is_zero(e.id, HASH_SIZE))
-                bad = "zero entry with a Block_Id";
-            else if (e.record != 0) {
-                rec_ref block;
-                const rec_ref *br = reader_find_record(r, e.record, &block);
-                if (!br || br->type != REC_BLOCK || br->offset >= pm->index_offset)
-                    bad = "entry names no BLOCK record";
-            }
-            if (bad) {
-                free(raw);
-                return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s, entry %zu (block %llu): %s",
-                               r->label, what, i, (unsigned long long)e.block, bad);
-            }
-            prev_block = (int64_t)e.block;
-            if (e.block < limit) {
-                (*v)[*n].e = e;
-                (*v)[*n].rank = rank;
-                (*n)++;
-            }
-        }
-        free(raw);
-    }
-    if (seen != di->changed_blocks)
-        return err_set(&r->err, VMRP_E_CORRUPT, "%s: disk %s in point %u: maps hold %llu entries, Changed_Blocks says %llu",
-                       r->label, di->name, k + 1, (unsigned long long)seen,
-                       (unsigned long long)di->changed_blocks);
-    return VMRP_OK;
-}
-
-static int by_block_then_rank(const void *a, const void *b)
-{
-    const ranked_entry *x = a, *y = b;
-    if (x->e.block != y->e.block)
-        return x->e.block < y->e.block ? -1 : 1;
-    return (x->rank > y->rank) - (x->rank < y->rank);
-}
-
-static int find_family(const point_meta *pm, const unsigned char family[ID_SIZE])
-{
-    for (uint32_t d = 0; d < pm->info.disk_count; d++)
-        if (memcmp(pm->info.disks[d].family_id, family, ID_SIZE) == 0)
-            return (int)d;
-    return -1;
-}
-
-/* Resolve disk `name` at point index pi (which must include it): the chain
- * is its family's (spec 9). */
-static int resolve_at(vmrp_reader *r, uint32_t pi, const char *name, map_entry **out,
-                      size_t *count)
-{
-    ranked_entry *v = NULL;
-    size_t n = 0, cap = 0;
-    uint64_t limit = UINT64_MAX;
-    uint32_t rank = 0;
-    *out = NULL;
-    *count = 0;
-    unsigned char family[ID_SIZE];
-    memcpy(family, r->points[pi].info.disks[find_disk(&r->points[pi], name)].family_id, ID_SIZE);
-    /* One allocation for the entries along the chain, when the points'
-     * Changed_Blocks can be believed: growing by doubling holds up to three
-     * times as much while it copies. A hostile point may claim far more
-     * entries than its MAP records hold (it may name one record many
-     * times), so the guess is capped by what the file can hold, twice its
-     * record count; load_map() grows past it, entry by entry as read. */
-    uint64_t claimed = 0;
-    for (int64_t k = pi; k >= 0; k--) {
-        int d = find_family(&r->points[k], family);
-        if (d < 0 || r->points[k].info.disks[d].excluded)
-            continue;
-        claimed += r->points[k].info.disks[d].changed_blocks;
-        if (r->points[k].info.disks[d].full)
-            break;
-    }
-    const uint64_t believable = 2 * (uint64_t)rectab_count(r->table) + 1024;
-    cap = (size_t)(claimed < believable ? claimed : believable);
-    if (cap && !(v = malloc(cap * sizeof *v)))
-        return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s", r->label, name);
-    for (int64_t k = pi; k >= 0; k--) {
-        int d = find_family(&r->points[k], family);
-        if (d < 0 || r->points[k].info.disks[d].excluded)
-            continue;
-        uint64_t nb = block_count(r->points[k].info.disks[d].size_bytes, r->coll.block_size);
-        if (nb < limit)
-            limit = nb;
-        int rc = load_map(r, (uint32_t)k, (uint32_t)d, limit, rank++, &v, &n, &cap);
-        if (rc) {
-            free(v);
-            return rc;
-        }
-        if (r->points[k].info.disks[d].full)
-            break; /* its map is complete: older points add nothing */
-    }
-    if (rank > 1)
-        qsort(v, n, sizeof *v, by_block_then_rank);
-    /* Keep the newest entry of each block, dropping zero entries, as plain
-     * map entries compacted in place: entry m is written at or before
-     * where ranked entry i >= m was read. */
-    map_entry *res = (map_entry *)(void *)v;
-    size_t m = 0;
-    uint64_t last_block = 0;
-    for (size_t i = 0; i < n; i++) {
-        map_entry e = v[i].e; /* read before res[m] may overwrite it */
-        if (i > 0 && e.block == last_block)
-            continue; /* an older entry for a block already resolved */
-        last_block = e.block;
-        if (e.record != 0)
-            res[m++] = e;
-    }
-    if (m == 0) {
-        free(v);
-        res = malloc(sizeof *res);
-        if (!res)
-            return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s", r->label,
-                           name);
-    } else {
-        map_entry *smaller = realloc(res, m * sizeof *res);
-        res = smaller ? smaller : res;
-    }
-    *out = res;
-    *count = m;
-    return VMRP_OK;
-}
-
-int reader_resolve_disk(vmrp_reader *r, uint32_t pi, const char *name, map_entry **out,
-                        size_t *count)
-{
-    if (pi >= r->npoints)
-        return err_set(&r->err, VMRP_E_NOT_FOUND, "%s: no point %u", r->label, pi + 1);
-    int d = find_disk(&r->points[pi], name);
-    if (d < 0)
-        return err_set(&r->err, VMRP_E_NOT_FOUND, "%s: point %s (%u) has no disk '%s'", r->label,
-                       r->points[pi].info.name, pi + 1, name);
-    if (r->points[pi].info.disks[d].excluded)
-        return err_set(&r->err, VMRP_E_NOT_FOUND,
-                       "%s: disk '%s' was excluded from point %s (%u): nothing was stored",
-                       r->label, name, r->points[pi].info.name, pi + 1);
-    return resolve_at(r, pi, name, out, count);
-}
-
-int reader_resolve_latest(vmrp_reader *r, const char *name, map_entry **out, size_t *count,
-                          const vmrp_disk_info **latest, const vmrp_disk_info **included)
-{
-    *out = NULL;
-    *count = 0;
-    *latest = NULL;
-    *included = NULL;
-    for (int64_t k = (int64_t)r->npoints - 1; k >= 0; k--) {
-        int d = find_disk(&r->points[k], name);
-        if (d < 0)
-            continue;
-        if (!*latest)
-            *latest = &r->points[k].info.disks[d]; /* family and size, even if excluded */
-        if (!r->points[k].info.disks[d].excluded) {
-            *included = &r->points[k].info.disks[d];
-            return resolve_at(r, (uint32_t)k, name, out, count);
-        }
-    }
-    return VMRP_OK;
 }
 
 static const vmrp_disk_info *disk_of(const vmrp_reader *r, uint32_t pi, const char *name)
@@ -264,14 +48,15 @@ typedef struct {
     const char *problem;
 } rslot;
 
-/* One batch: blocks [first, first + count) of the resolved map. A bad
+/* One batch: the next `count` entries of the resolved map. A bad
  * reference or a read error is kept and reported when the batch's turn
  * comes, so that errors are reported in block order. */
 typedef struct {
     rslot *s;
+    map_entry *e;         /* its entries, taken from the map_chain */
     unsigned char *buf;   /* records */
     unsigned char *out;   /* decoded blocks, one per slot */
-    size_t first, count;
+    size_t count;
     size_t bad_ref;       /* first slot naming no valid BLOCK record; count if none */
     int read_err;
     uint64_t read_off;
@@ -308,22 +93,32 @@ static void decode_slot(void *ctx, size_t i, unsigned worker)
     }
 }
 
-/* Find the records of blocks [first, first + count) and read them. */
-static void load_set(vmrp_reader *r, rset *b, const map_entry *v, size_t first, size_t count,
-                     size_t rec_max)
+/* Take the next (up to cap) entries of the chain, find their records and
+ * read them. Fails only when the chain does. */
+static int load_set(vmrp_reader *r, rset *b, map_chain *ch, size_t cap, size_t rec_max)
 {
     size_t used = 0;
-    b->first = first;
-    b->count = count;
-    b->bad_ref = count;
+    b->count = 0;
+    b->bad_ref = 0;
     b->read_err = 0;
+    while (b->count < cap) {
+        int have = 0;
+        int rc = chain_next(ch, &b->e[b->count], &have);
+        if (rc)
+            return rc;
+        if (!have)
+            break;
+        b->count++;
+    }
+    b->bad_ref = b->count;
+    const size_t count = b->count;
     for (size_t i = 0; i < count; i++) {
-        const rec_ref *ref = reader_find_record(r, v[first + i].record, &b->s[i].ref);
+        const rec_ref *ref = reader_find_record(r, b->e[i].record, &b->s[i].ref);
         if (!ref || ref->type != REC_BLOCK || ref->size > rec_max) {
             b->bad_ref = i;
-            return;
+            return VMRP_OK;
         }
-        b->s[i].id = v[first + i].id;
+        b->s[i].id = b->e[i].id;
         b->s[i].at = used;
         used += ref->size;
     }
@@ -338,23 +133,24 @@ static void load_set(vmrp_reader *r, rset *b, const map_entry *v, size_t first, 
         if (e) {
             b->read_err = e;
             b->read_off = b->s[i].ref.offset;
-            return;
+            return VMRP_OK;
         }
         i = j;
     }
+    return VMRP_OK;
 }
 
 /* The errors found while loading or decoding a batch, in block order. */
-static int set_problem(vmrp_reader *r, const rset *b, const map_entry *v, const char *disk_name)
+static int set_problem(vmrp_reader *r, const rset *b, const char *disk_name)
 {
     if (b->bad_ref < b->count)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: block %llu of disk %s names no valid BLOCK record",
-                       r->label, (unsigned long long)v[b->first + b->bad_ref].block, disk_name);
+                       r->label, (unsigned long long)b->e[b->bad_ref].block, disk_name);
     if (b->read_err)
         return err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", r->label,
                        (unsigned long long)b->read_off, strerror(-b->read_err));
     for (size_t i = 0; i < b->count; i++) {
-        const map_entry *e = &v[b->first + i];
+        const map_entry *e = &b->e[i];
         if (b->s[i].problem)
             return err_set(&r->err, VMRP_E_CORRUPT, "%s: block %llu of disk %s, record at offset %llu: %s",
                            r->label, (unsigned long long)e->block, disk_name,
@@ -365,11 +161,10 @@ static int set_problem(vmrp_reader *r, const rset *b, const map_entry *v, const 
 
 /* Runs of consecutive blocks lie back to back in out: one sink call (one
  * write) per run, not per block. */
-static int sink_set(const rset *b, const map_entry *v, uint32_t bs, uint64_t size,
-                    vmrp_block_sink sink, void *ctx)
+static int sink_set(const rset *b, uint32_t bs, uint64_t size, vmrp_block_sink sink, void *ctx)
 {
     int rc = VMRP_OK;
-    const map_entry *e = v + b->first;
+    const map_entry *e = b->e;
     for (size_t i = 0; i < b->count && rc == VMRP_OK;) {
         size_t j = i + 1;
         while (j < b->count && e[j].block == e[j - 1].block + 1)
@@ -384,22 +179,25 @@ static int sink_set(const rset *b, const map_entry *v, uint32_t bs, uint64_t siz
     return rc;
 }
 
-/* Give a checked batch to the sink, then report progress up to its end. */
-static int sink_pending(vmrp_reader *r, const rset *b, const map_entry *v, size_t n, uint32_t bs,
-                        uint64_t size, vmrp_block_sink sink, void *ctx)
+/* Give a checked batch to the sink, then report progress: the disk is
+ * restored up to the end of the batch's last block. (The number of blocks
+ * a disk resolves to is known only once its chain is merged.) */
+static int sink_pending(vmrp_reader *r, const rset *b, uint32_t bs, uint64_t size,
+                        vmrp_block_sink sink, void *ctx)
 {
-    int rc = sink_set(b, v, bs, size, sink, ctx);
-    if (rc == VMRP_OK && r->progress)
-        r->progress(r->progress_ctx, (b->first + b->count) * (uint64_t)bs, (uint64_t)n * bs);
+    int rc = sink_set(b, bs, size, sink, ctx);
+    if (rc == VMRP_OK && r->progress && b->count) {
+        uint64_t end = (b->e[b->count - 1].block + 1) * bs;
+        r->progress(r->progress_ctx, end < size ? end : size, size);
+    }
     return rc;
 }
 
 int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
                           vmrp_block_sink sink, void *ctx)
 {
-    map_entry *v = NULL;
-    size_t n = 0;
-    int rc = reader_resolve_disk(r, index, disk_name, &v, &n);
+    map_chain *ch = NULL;
+    int rc = chain_open(r, index, disk_name, 1, &ch);
     if (rc)
         return rc;
     const uint32_t bs = r->coll.block_size;
@@ -413,9 +211,10 @@ int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
     int nomem = !workers;
     for (int k = 0; k < 2; k++) {
         set[k].s = calloc(cap, sizeof(rslot));
+        set[k].e = malloc(cap * sizeof(map_entry));
         set[k].buf = malloc(cap * rec_max);
         set[k].out = malloc(cap * (size_t)bs);
-        nomem |= !set[k].s || !set[k].buf || !set[k].out;
+        nomem |= !set[k].s || !set[k].e || !set[k].buf || !set[k].out;
     }
     if (workers)
         b.codecs = calloc(pool_size(workers), sizeof *b.codecs);
@@ -426,27 +225,26 @@ int vmrp_reader_read_disk(vmrp_reader *r, uint32_t index, const char *disk_name,
         goto out;
     }
     const rset *pending = NULL; /* decoded and checked, not yet given to the sink */
-    if (n > 0)
-        load_set(r, &set[0], v, 0, n < cap ? n : cap, rec_max);
-    for (size_t k = 0, first = 0; first < n && rc == VMRP_OK; k++, first += cap) {
+    rc = load_set(r, &set[0], ch, cap, rec_max);
+    for (size_t k = 0; rc == VMRP_OK && set[k % 2].count > 0; k++) {
         rset *cur = &set[k % 2], *next = &set[(k + 1) % 2];
         const int loaded = cur->bad_ref == cur->count && !cur->read_err;
         b.set = cur;
         pool_start(workers, loaded ? cur->count : 0, decode_slot, &b);
         if (pending)
-            rc = sink_pending(r, pending, v, n, bs, size, sink, ctx);
+            rc = sink_pending(r, pending, bs, size, sink, ctx);
         pending = NULL;
-        if (rc == VMRP_OK && first + cap < n)
-            load_set(r, next, v, first + cap, n - first - cap < cap ? n - first - cap : cap,
-                     rec_max);
+        next->count = 0;
+        if (rc == VMRP_OK && cur->count == cap)
+            rc = load_set(r, next, ch, cap, rec_max);
         pool_finish(workers);
         if (rc == VMRP_OK)
-            rc = set_problem(r, cur, v, disk_name);
+            rc = set_problem(r, cur, disk_name);
         if (rc == VMRP_OK)
             pending = cur;
     }
     if (rc == VMRP_OK && pending)
-        rc = sink_pending(r, pending, v, n, bs, size, sink, ctx);
+        rc = sink_pending(r, pending, bs, size, sink, ctx);
 out:
     for (unsigned w = 0; b.codecs && w < pool_size(workers); w++)
         codec_free(b.codecs[w]);
@@ -454,10 +252,11 @@ out:
     pool_free(workers);
     for (int k = 0; k < 2; k++) {
         free(set[k].s);
+        free(set[k].e);
         free(set[k].buf);
         free(set[k].out);
     }
-    free(v);
+    chain_free(ch);
     return rc;
 }
 
@@ -528,30 +327,46 @@ int vmrp_reader_restore_disk(vmrp_reader *r, uint32_t index, const char *disk_na
 int vmrp_reader_disk_extents(vmrp_reader *r, uint32_t index, const char *disk_name,
                              vmrp_extent **extents, size_t *count)
 {
-    map_entry *v = NULL;
-    size_t n = 0;
     *extents = NULL;
     *count = 0;
-    int rc = reader_resolve_disk(r, index, disk_name, &v, &n);
+    map_chain *ch = NULL;
+    int rc = chain_open(r, index, disk_name, 1, &ch);
     if (rc)
         return rc;
     const uint64_t bs = r->coll.block_size;
     const uint64_t size = disk_of(r, index, disk_name)->size_bytes;
-    vmrp_extent *x = malloc((n ? n : 1) * sizeof *x);
-    if (!x) {
-        free(v);
-        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t off = v[i].block * bs;
+    vmrp_extent *x = malloc(sizeof *x);
+    size_t m = 0, cap = 1;
+    if (!x)
+        rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    while (rc == VMRP_OK) {
+        map_entry e;
+        int have = 0;
+        rc = chain_next(ch, &e, &have);
+        if (rc || !have)
+            break;
+        uint64_t off = e.block * bs;
         uint64_t len = size - off < bs ? size - off : bs;
-        if (m > 0 && x[m - 1].offset + x[m - 1].length == off)
+        if (m > 0 && x[m - 1].offset + x[m - 1].length == off) {
             x[m - 1].length += len;
-        else
-            x[m++] = (vmrp_extent){off, len};
+            continue;
+        }
+        if (m == cap) {
+            vmrp_extent *bigger = realloc(x, 2 * cap * sizeof *x);
+            if (!bigger) {
+                rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+                break;
+            }
+            x = bigger;
+            cap *= 2;
+        }
+        x[m++] = (vmrp_extent){off, len};
     }
-    free(v);
+    chain_free(ch);
+    if (rc) {
+        free(x);
+        return rc;
+    }
     *extents = x;
     *count = m;
     return VMRP_OK;
@@ -594,6 +409,19 @@ int vmrp_reader_read_config_file(vmrp_reader *r, uint32_t index, uint32_t file_i
     return VMRP_OK;
 }
 
+typedef struct {
+    vmrp_reader *r;
+    blocktab *t;
+} collect_ctx;
+
+static int collect_entry(void *ctx, const map_entry *e)
+{
+    collect_ctx *c = ctx;
+    if (e->record && blocktab_put(c->t, e->id, e->record))
+        return err_set(&c->r->err, VMRP_E_NOMEM, "out of memory");
+    return VMRP_OK;
+}
+
 int reader_collect_blocks(vmrp_reader *r, blocktab *t, const unsigned char *id_key)
 {
     /* Every stored block has one BLOCK record; an eighth more leaves room
@@ -601,6 +429,7 @@ int reader_collect_blocks(vmrp_reader *r, blocktab *t, const unsigned char *id_k
     size_t stored = r->nblocks;
     if (blocktab_reserve(t, stored + stored / 8))
         return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    collect_ctx c = {r, t};
     for (uint32_t k = 0; k < r->npoints; k++) {
         const point_meta *pm = &r->points[k];
         /* Block_Ids keyed otherwise are not comparable with the writer's */
@@ -609,13 +438,8 @@ int reader_collect_blocks(vmrp_reader *r, blocktab *t, const unsigned char *id_k
         for (uint32_t d = 0; d < pm->info.disk_count; d++) {
             if (pm->info.disks[d].excluded)
                 continue;
-            ranked_entry *v = NULL;
-            size_t n = 0, cap = 0;
-            int rc = load_map(r, k, d, UINT64_MAX, 0, &v, &n, &cap);
-            for (size_t i = 0; rc == VMRP_OK && i < n; i++)
-                if (v[i].e.record && blocktab_put(t, v[i].e.id, v[i].e.record))
-                    rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-            free(v);
+            /* one MAP record at a time, every entry checked */
+            int rc = map_walk(r, k, d, collect_entry, &c);
             if (rc)
                 return rc;
         }

@@ -389,15 +389,30 @@ const unsigned char *reader_id_key(const vmrp_reader *r, uint32_t k);
 int reader_load_record_into(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,
                             unsigned char *scratch, size_t scratch_cap, unsigned char *out,
                             size_t raw_cap, const char *what);
-/* Resolve disk `name` at point index `pi`: sorted entries, zero entries
- * dropped. Fails with VMRP_E_NOT_FOUND if the disk is absent or excluded. */
+/* ---- chain.c: a disk at a point, resolved as a stream ---- */
+typedef struct chain_s map_chain;
+/* Resolve disk `name` at point index pi (which must include it, else
+ * VMRP_E_NOT_FOUND): chain_next() then gives its entries in block order,
+ * zero entries dropped. With `validate`, every MAP record along the chain
+ * is read and checked first, so damage anywhere fails the open. Memory:
+ * one decoded MAP record per point of the chain. */
+int chain_open(vmrp_reader *r, uint32_t pi, const char *name, int validate, map_chain **out);
+/* The disk at its latest included point (the writer's "previous"): *out
+ * NULL when no point includes it. *latest is its newest entry, even
+ * excluded; *included the entry that was resolved (NULL when none). */
+int chain_open_latest(vmrp_reader *r, const char *name, int validate, map_chain **out,
+                      const vmrp_disk_info **latest, const vmrp_disk_info **included);
+/* The next resolved entry: *have 1, or 0 at the end (also for a NULL
+ * chain). An error (a record that changed since it was checked) ends it. */
+int chain_next(map_chain *c, map_entry *out, int *have);
+void chain_free(map_chain *c);
+/* Every entry of the maps of disk d of point k, checked, in order, to fn
+ * (which stops the walk by returning non-zero). */
+int map_walk(vmrp_reader *r, uint32_t k, uint32_t d, int (*fn)(void *ctx, const map_entry *e),
+             void *ctx);
+/* The whole resolved map of a disk, through chain_open() (for tests). */
 int reader_resolve_disk(vmrp_reader *r, uint32_t pi, const char *name, map_entry **out,
                         size_t *count);
-/* The disk at its latest included point (the writer's "previous"): an
- * empty map when no point includes it. *latest is its newest entry, even
- * excluded; *included the entry that was resolved (NULL when none). */
-int reader_resolve_latest(vmrp_reader *r, const char *name, map_entry **out, size_t *count,
-                          const vmrp_disk_info **latest, const vmrp_disk_info **included);
 /* Put every stored block of the collection into t (for deduplication);
  * in an encrypted collection only those of points whose Id_Key is id_key. */
 int reader_collect_blocks(vmrp_reader *r, blocktab *t, const unsigned char *id_key);

@@ -14,8 +14,14 @@ typedef struct {
     vmrp_writer *w;
     new_disk *d;
     const char *label;
-    const map_entry *prev; /* previous resolution, sorted, zero entries dropped */
-    size_t nprev, iprev;
+    /* The previous resolution (zero entries dropped), read twice in block
+     * order: `lead` ahead by decide(), `trail` behind by emit_passed(),
+     * which replays the entries decide() passed over. Each holds its
+     * current entry (when *_have) and one MAP record per point of the
+     * chain; NULL when there is no previous image. */
+    map_chain *lead, *trail;
+    map_entry lead_e, trail_e;
+    int lead_have, trail_have;
     unsigned char *map; /* pending MAP entries */
     size_t nmap;
     const uint64_t (*windows)[2]; /* block ranges read: sorted, disjoint */
@@ -111,7 +117,6 @@ static int emit(disk_job *j, uint64_t block, uint64_t record, const unsigned cha
 
 typedef struct {
     uint64_t block;
-    size_t prev_lo, prev_hi; /* previous entries passed over before this block */
     int zero;
     int changed;        /* needs a map entry */
     int store;          /* needs a BLOCK record */
@@ -250,14 +255,23 @@ static void seal_slot(void *ctx, size_t i, unsigned worker)
     hash_buf(s->rec_hash, rec, (size_t)s->rec_len);
 }
 
-/* Previous entries [lo, hi) were passed over: their blocks were not read.
- * Inside a window being read they are holes now, zero, so a non-zero past
- * needs a zero entry; outside every window they are unchanged by promise
- * of the caller, and need none. */
-static int emit_passed(disk_job *j, size_t lo, size_t hi)
+/* The next entry of a reading of the previous resolution. */
+static int prev_step(disk_job *j, map_chain *c, map_entry *e, int *have)
 {
-    for (size_t k = lo; k < hi; k++) {
-        const uint64_t block = j->prev[k].block;
+    int rc = chain_next(c, e, have);
+    if (rc)
+        return writer_fail(j->w, rc, "%s", vmrp_reader_error_string(j->w->prev));
+    return VMRP_OK;
+}
+
+/* Previous entries of blocks below `upto` that decide() passed over: their
+ * blocks were not read. Inside a window being read they are holes now,
+ * zero, so a non-zero past needs a zero entry; outside every window they
+ * are unchanged by promise of the caller, and need none. */
+static int emit_passed(disk_job *j, uint64_t upto)
+{
+    while (j->trail_have && j->trail_e.block < upto) {
+        const uint64_t block = j->trail_e.block;
         while (j->wemit < j->nwindows && j->windows[j->wemit][1] <= block)
             j->wemit++;
         if (j->wemit < j->nwindows && j->windows[j->wemit][0] <= block) {
@@ -265,6 +279,9 @@ static int emit_passed(disk_job *j, size_t lo, size_t hi)
             if (rc)
                 return rc;
         }
+        int rc = prev_step(j, j->trail, &j->trail_e, &j->trail_have);
+        if (rc)
+            return rc;
     }
     return VMRP_OK;
 }
@@ -276,13 +293,18 @@ static int decide(batch *b)
     vmrp_writer *w = j->w;
     for (size_t i = 0; i < b->n; i++) {
         bslot *s = &b->slots[i];
-        s->prev_lo = j->iprev;
-        while (j->iprev < j->nprev && j->prev[j->iprev].block < s->block)
-            j->iprev++;
-        s->prev_hi = j->iprev;
-        const map_entry *before = (j->iprev < j->nprev && j->prev[j->iprev].block == s->block)
-                                      ? &j->prev[j->iprev++]
-                                      : NULL;
+        int rc;
+        while (j->lead_have && j->lead_e.block < s->block)
+            if ((rc = prev_step(j, j->lead, &j->lead_e, &j->lead_have)) != VMRP_OK)
+                return rc;
+        map_entry before_e;
+        const map_entry *before = NULL;
+        if (j->lead_have && j->lead_e.block == s->block) {
+            before_e = j->lead_e;
+            before = &before_e;
+            if ((rc = prev_step(j, j->lead, &j->lead_e, &j->lead_have)) != VMRP_OK)
+                return rc;
+        }
         s->changed = s->store = 0;
         s->same_as = -1;
         s->record = 0;
@@ -356,8 +378,12 @@ static int commit_batch(batch *b)
     }
     for (size_t i = 0; i < b->n; i++) {
         bslot *s = &b->slots[i];
-        int rc = emit_passed(j, s->prev_lo, s->prev_hi);
+        int rc = emit_passed(j, s->block);
         if (rc)
+            return rc;
+        /* the entry decide() compared this block with: not passed over */
+        if (j->trail_have && j->trail_e.block == s->block &&
+            (rc = prev_step(j, j->trail, &j->trail_e, &j->trail_have)) != VMRP_OK)
             return rc;
         if (!s->changed)
             continue;
@@ -463,12 +489,8 @@ static int read_disk(disk_job *j, int fd)
     }
     if (rc == VMRP_OK && built)
         rc = append_batch(built);
-    if (rc == VMRP_OK) {
-        size_t lo = j->iprev;
-        while (j->iprev < j->nprev && j->prev[j->iprev].block < nblocks)
-            j->iprev++;
-        rc = emit_passed(j, lo, j->iprev);
-    }
+    if (rc == VMRP_OK)
+        rc = emit_passed(j, nblocks);
     for (int k = 0; k < 2; k++) {
         free(b[k].slots);
         free(b[k].data);
@@ -567,11 +589,15 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
     d->size = size;
     d->sector_size = sector;
 
-    disk_job j = {w, d, label, NULL, 0, 0, NULL, 0, NULL, 0, 0};
+    disk_job j;
+    memset(&j, 0, sizeof j);
+    j.w = w;
+    j.d = d;
+    j.label = label;
     const vmrp_disk_info *latest = NULL, *included = NULL;
-    map_entry *prev = NULL;
     if (w->prev) {
-        rc = reader_resolve_latest(w->prev, name, &prev, &j.nprev, &latest, &included);
+        /* the first reading checks every MAP record along the chain */
+        rc = chain_open_latest(w->prev, name, 1, &j.lead, &latest, &included);
         if (rc)
             return writer_fail(w, rc, "%s", vmrp_reader_error_string(w->prev));
     }
@@ -582,19 +608,31 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
     if (w->crypt && (!included || !same_id_key(w, included) ||
                      memcmp(latest->family_id, included->family_id, ID_SIZE) != 0)) {
         d->full = 1;
-        free(prev);
-        prev = NULL;
-        j.nprev = 0;
+        chain_free(j.lead);
+        j.lead = NULL;
         included = NULL;
     }
-    j.prev = prev;
+    if (j.lead) {
+        const vmrp_disk_info *l2 = NULL, *i2 = NULL;
+        rc = chain_open_latest(w->prev, name, 0, &j.trail, &l2, &i2);
+        if (rc == VMRP_OK)
+            rc = chain_next(j.lead, &j.lead_e, &j.lead_have);
+        if (rc == VMRP_OK)
+            rc = chain_next(j.trail, &j.trail_e, &j.trail_have);
+        if (rc) {
+            chain_free(j.lead);
+            chain_free(j.trail);
+            return writer_fail(w, rc, "%s", vmrp_reader_error_string(w->prev));
+        }
+    }
     if (latest)
         memcpy(d->family_id, latest->family_id, ID_SIZE);
     else
         random_id(d->family_id);
     j.map = malloc((size_t)MAP_ENTRIES_PER_RECORD * MAP_ENTRY_SIZE);
     if (!j.map) {
-        free(prev);
+        chain_free(j.lead);
+        chain_free(j.trail);
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     }
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint: readahead */
@@ -607,7 +645,8 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
         (rc = ranges_to_windows(w, changed, nchanged, included->size_bytes, size, &windows,
                                 &nwindows)) != 0) {
         free(j.map);
-        free(prev);
+        chain_free(j.lead);
+        chain_free(j.trail);
         return rc;
     }
     j.windows = windows ? (const uint64_t(*)[2])windows : (const uint64_t(*)[2])whole;
@@ -617,7 +656,8 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
     if (rc == VMRP_OK)
         rc = flush_map(&j);
     free(j.map);
-    free(prev);
+    chain_free(j.lead);
+    chain_free(j.trail);
     if (rc)
         return rc;
     /* A disk whose size moved while it was read was not read consistently. */
