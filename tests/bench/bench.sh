@@ -20,7 +20,8 @@
 #   restic     init (repository v2, compression auto); backup; backup again;
 #              check --read-data; restore
 #
-# then packs, verifies and restores a 1 TiB sparse disk holding ~300 MiB.
+# then packs, verifies and restores a 1 TiB sparse disk holding ~300 MiB, and
+# measures the peak memory of each step at two block counts (memory per block).
 # Each step is measured with /usr/bin/time (wall, user+sys CPU, peak RSS) and
 # the bytes it wrote (growth of the archive / repository, or the allocated
 # size of what a restore wrote). Every vmrp exit status is checked and every
@@ -32,6 +33,7 @@
 #   BENCH_SCALE   small (~150 MB of data, quick) or full (~1 GB; default)
 #   BENCH_PEERS   which peers to run      (default: "tar qemu borg restic")
 #   BENCH_SCALING 0 to skip the 1 TiB sparse disk run (default 1)
+#   BENCH_MEMORY  0 to skip the memory-per-block run (default 1)
 #   BENCH_INSTALL 0 to never apt-get a missing peer (default 1)
 #   BENCH_VMRP_PACK_ARGS  extra options for every vmrp pack, e.g. "--threads 1"
 #   TMPDIR        parent of the work directory (default /tmp)
@@ -46,6 +48,7 @@ GENDISK=${GENDISK:-$(dirname "$VMRP")/gendisk}
 BENCH_SCALE=${BENCH_SCALE:-full}
 BENCH_PEERS=${BENCH_PEERS:-tar qemu borg restic}
 BENCH_SCALING=${BENCH_SCALING:-1}
+BENCH_MEMORY=${BENCH_MEMORY:-1}
 BENCH_INSTALL=${BENCH_INSTALL:-1}
 BENCH_VMRP_PACK_ARGS=${BENCH_VMRP_PACK_ARGS:-}
 KEEP=${KEEP:-0}
@@ -127,8 +130,8 @@ ROWS=$work/rows
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 # apparent bytes of files / directory trees; allocated bytes (holes excluded)
-bytes_app() { du -sb "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
-bytes_alloc() { du -sB1 "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+bytes_app() { du -sb "$@" 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
+bytes_alloc() { du -sB1 "$@" 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 
 # step TOOL STEP GROUP KIND PATH CMD...: time CMD and add a row to the table.
 #   GROUP   full|incr|verify|restore: rows of a group are compared with
@@ -442,6 +445,33 @@ if [ "$BENCH_SCALING" = 1 ]; then
     rm -f out/big.img big.img
 fi
 
+# ---- 6. memory per block: peaks at two sizes of one kind of disk ----
+# Random data in 4 KiB blocks (so many blocks for little data): a full pack,
+# an incremental pack after 1 % is rewritten, verify and restore, at 128 Ki
+# and 512 Ki blocks. The difference of the peaks over the difference of the
+# block counts is what each allocated block costs, above the fixed buffers.
+MEM_ROWS=$work/mem.rows
+: > "$MEM_ROWS"
+if [ "$BENCH_MEMORY" = 1 ]; then
+    rm -f big.vmrp
+    ROWS_MAIN=$ROWS
+    ROWS=$MEM_ROWS
+    for mb in 512 2048; do
+        note "memory: $mb MiB of random data in 4 KiB blocks"
+        "$GENDISK" create m.img ${mb}M
+        "$GENDISK" fill m.img 0 ${mb}M 7
+        rm -f m.vmrp out/m.img
+        step vmrp "pack $mb MiB" - grow m.vmrp "$VMRP" pack m.vmrp --disk m=m.img --block-size 4K --quiet
+        "$GENDISK" fill m.img $((mb * 1048576 / 3)) $((mb * 10486)) 8
+        step vmrp "incremental $mb MiB" - grow m.vmrp "$VMRP" pack m.vmrp --disk m=m.img --quiet
+        step vmrp "verify $mb MiB" - none - "$VMRP" verify m.vmrp
+        step vmrp "restore $mb MiB" - alloc out/m.img "$VMRP" restore m.vmrp --disk m --output out/m.img
+        same m.img out/m.img "restore of $mb MiB in 4 KiB blocks"
+        rm -f m.img m.vmrp out/m.img
+    done
+    ROWS=$ROWS_MAIN
+fi
+
 # ---- 4. the report ----
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -489,6 +519,16 @@ awk -F'|' '
     }' "$ROWS"
 echo "(cpu = user + sys, of which sys in the kernel; ratios: vmrp's value divided by the peer's"
 echo " for the same step, below 1 means vmrp is lower)"
+if [ -s "$MEM_ROWS" ]; then
+    echo
+    echo "memory per block: random data in 4 KiB blocks, 131072 then 524288 blocks;" \
+        "bytes/block = growth of the peak / 393216"
+    awk -F'|' '{ split($2, w, " "); step[NR] = w[1]; peak[NR] = $6; wall[NR] = $4 }
+        END { n = NR / 2
+              for (i = 1; i <= n; i++)
+                  printf "  %-12s peak %6.1f -> %6.1f MiB  %6.1f bytes/block  (wall %.2f -> %.2f s)\n", step[i], \
+                      peak[i], peak[i + n], (peak[i + n] - peak[i]) * 1048576 / 393216, wall[i], wall[i + n] }' "$MEM_ROWS"
+fi
 if [ -s "$SC_ROWS" ]; then
     echo
     echo "scaling: 1 TiB sparse disk, 64 ranges of 4800 KiB (300 MiB) spread over it;" \
