@@ -39,6 +39,8 @@ void io_start_writeback(int fd, uint64_t off, size_t len);
 int io_lock_exclusive(int fd);  /* 0, -EWOULDBLOCK when held elsewhere */
 int io_sync(int fd);
 int io_sync_parent(const char *path); /* make a new file's name durable */
+/* The directory part of path ("." when it has none) into out. */
+void io_parent_dir(const char *path, char *out, size_t cap);
 /* Size of a regular file or block device, and its logical sector size. */
 int io_disk_geometry(int fd, uint64_t *size, uint32_t *sector_size, int *is_blockdev);
 /* Next data range at or after off: 0 with [*data_start, *data_end), or 1 at
@@ -46,6 +48,25 @@ int io_disk_geometry(int fd, uint64_t *size, uint32_t *sector_size, int *is_bloc
 int io_next_data(int fd, uint64_t off, uint64_t size, uint64_t *data_start, uint64_t *data_end);
 /* File size of an open descriptor. */
 int io_file_size(int fd, uint64_t *size);
+
+/* ---- spill.c: a list of fixed-size entries, in memory up to `keep` of
+ * them, beyond that in an anonymous temporary file (see spill.c) ---- */
+typedef struct spill spill;
+/* dir: where the file goes; NULL for $TMPDIR, else /tmp. NULL when out of
+ * memory. The file is made only when the entries outgrow `keep`. */
+spill *spill_new(size_t entry_size, size_t keep, const char *dir);
+void spill_free(spill *s); /* closes the file, which frees its space */
+/* Add one entry of entry_size bytes: 0, or -errno (the file could not be
+ * made or written; -ENOMEM). */
+int spill_append(spill *s, const void *entry);
+uint64_t spill_count(const spill *s);
+/* The directory of the file, or the one last tried (for messages). */
+const char *spill_dir(const spill *s);
+/* Hand every entry to fn in order, in runs of up to about 1 MiB. fn returns
+ * 0 to go on; any other value stops the walk and is returned. A failed read
+ * of the file returns -errno. */
+typedef int (*spill_fn)(void *ctx, const unsigned char *entries, size_t count);
+int spill_each(spill *s, spill_fn fn, void *ctx);
 
 /* ---- hash.c: identities, ids ---- */
 void hash_buf(unsigned char out[HASH_SIZE], const void *data, size_t len);

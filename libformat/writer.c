@@ -176,23 +176,6 @@ int writer_ready(vmrp_writer *w)
     return VMRP_OK;
 }
 
-static int push_ref(vmrp_writer *w, const rec_ref *ref)
-{
-    if (w->nrecs == w->caprecs) {
-        size_t cap = w->caprecs ? w->caprecs * 2 : 256;
-        rec_ref *bigger = realloc(w->recs, cap * sizeof *bigger);
-        if (!bigger)
-            return writer_fail(w, VMRP_E_NOMEM, "%s: out of memory", w->label);
-        w->recs = bigger;
-        w->caprecs = cap;
-    }
-    if (w->nrecs >= INDEX_ENTRIES_MAX - 1)
-        return writer_fail(w, VMRP_E_LIMIT, "%s: one point may hold at most %u records",
-                           w->label, INDEX_ENTRIES_MAX - 1);
-    w->recs[w->nrecs++] = *ref;
-    return VMRP_OK;
-}
-
 static int append_bytes(vmrp_writer *w, const void *buf, size_t len)
 {
     int rc = io_write_full(w->fd, buf, len);
@@ -244,7 +227,7 @@ int writer_append_built(vmrp_writer *w, uint8_t type, const unsigned char *recs,
     for (size_t i = 0; i < count; i++) {
         rec_ref ref = {at, sizes[i], 0, type, {0}, 0};
         memcpy(ref.hash, hashes[i], HASH_SIZE);
-        int rc = push_ref(w, &ref);
+        int rc = writer_index_add(w, &ref);
         if (rc)
             return rc;
         at += sizes[i];
@@ -698,7 +681,8 @@ void vmrp_writer_free(vmrp_writer *w)
     for (size_t i = 0; i < w->nfiles; i++)
         free(w->cfiles[i].name);
     free(w->cfiles);
-    free(w->recs);
+    spill_free(w->entries);
+    free(w->index_dir);
     free(w->buf);
     free(w->point_name);
     free(w->meta);

@@ -1,6 +1,7 @@
 /* writer_commit.c - the POINT record, the INDEX and the COMMIT that makes
  * a point visible. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,35 +91,105 @@ static int write_point(vmrp_writer *w, uint64_t *offset)
     return rc;
 }
 
-static int write_index(vmrp_writer *w, uint64_t point_offset, commit_info *c)
+int writer_set_index_spill(vmrp_writer *w, size_t keep, const char *dir)
 {
-    size_t len = IX_HEADER_SIZE + w->nrecs * IX_ENTRY_SIZE;
-    size_t total = RH_SIZE + len;
-    unsigned char *buf = calloc(1, total);
-    if (!buf)
+    if (w->entries)
+        return writer_fail(w, VMRP_E_USAGE, "set the index spill before the first record");
+    char *copy = dir ? strdup(dir) : NULL;
+    if (dir && !copy)
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
-    unsigned char *p = buf + RH_SIZE;
-    le32_store(p + IX_OFF_ENTRY_COUNT, (uint32_t)w->nrecs);
-    le64_store(p + IX_OFF_POINT_OFFSET, point_offset);
-    for (size_t i = 0; i < w->nrecs; i++) {
-        unsigned char *e = p + IX_HEADER_SIZE + i * IX_ENTRY_SIZE;
-        le64_store(e + IXE_OFF_OFFSET, w->recs[i].offset);
-        le32_store(e + IXE_OFF_SIZE, w->recs[i].size);
-        e[IXE_OFF_TYPE] = w->recs[i].type;
-        memcpy(e + IXE_OFF_HASH, w->recs[i].hash, HASH_SIZE);
+    free(w->index_dir);
+    w->index_dir = copy;
+    w->index_keep = keep;
+    return VMRP_OK;
+}
+
+/* A failure of the temporary file that holds the index entries. */
+static int spill_failed(vmrp_writer *w, int err, const char *doing)
+{
+    if (err == -ENOMEM)
+        return writer_fail(w, VMRP_E_NOMEM, "%s: out of memory", w->label);
+    return writer_fail(w, VMRP_E_IO, "%s: cannot %s the index entries in a temporary file in %s: %s",
+                       w->label, doing, spill_dir(w->entries), strerror(-err));
+}
+
+int writer_index_add(vmrp_writer *w, const rec_ref *ref)
+{
+    if (!w->entries) {
+        /* The temporary file goes beside the archive; a stream has no
+         * directory, and takes $TMPDIR's. */
+        char dir[4096];
+        const char *where = w->index_dir;
+        if (!where && !w->stream && w->path) {
+            io_parent_dir(w->path, dir, sizeof dir);
+            where = dir;
+        }
+        w->entries = spill_new(IX_ENTRY_SIZE, w->index_keep ? w->index_keep : WRITER_INDEX_KEEP,
+                               where);
+        if (!w->entries)
+            return writer_fail(w, VMRP_E_NOMEM, "%s: out of memory", w->label);
     }
-    record_header h = {REC_INDEX, CODEC_NONE, 0, (uint32_t)len, (uint32_t)len};
-    record_header_encode(buf, &h);
-    hash_buf(c->index_hash, buf, total);
-    c->index_offset = w->pos;
-    c->index_size = total;
-    int rc = io_write_full(w->fd, buf, total);
-    free(buf);
+    if (spill_count(w->entries) >= INDEX_ENTRIES_MAX - 1)
+        return writer_fail(w, VMRP_E_LIMIT, "%s: one point may hold at most %u records",
+                           w->label, INDEX_ENTRIES_MAX - 1);
+    unsigned char e[IX_ENTRY_SIZE] = {0};
+    le64_store(e + IXE_OFF_OFFSET, ref->offset);
+    le32_store(e + IXE_OFF_SIZE, ref->size);
+    e[IXE_OFF_TYPE] = ref->type;
+    memcpy(e + IXE_OFF_HASH, ref->hash, HASH_SIZE);
+    int rc = spill_append(w->entries, e);
+    return rc ? spill_failed(w, rc, "write") : VMRP_OK;
+}
+
+typedef struct {
+    vmrp_writer *w;
+    hash_state *hash;
+} index_out;
+
+/* Hash and append bytes of the INDEX record. */
+static int index_append(vmrp_writer *w, hash_state *st, const void *buf, size_t len)
+{
+    hash_update(st, buf, len);
+    int rc = io_write_full(w->fd, buf, len);
     if (rc)
         return writer_fail(w, VMRP_E_IO, "%s: write error at offset %llu: %s", w->label,
                            (unsigned long long)w->pos, strerror(-rc));
-    w->pos += total;
-    w->stats.bytes_written += total;
+    w->pos += len;
+    w->stats.bytes_written += len;
+    return VMRP_OK;
+}
+
+static int index_entries_out(void *ctx, const unsigned char *entries, size_t count)
+{
+    index_out *o = ctx;
+    return index_append(o->w, o->hash, entries, count * IX_ENTRY_SIZE);
+}
+
+/* The INDEX is written as its entries are read back: the record header and
+ * the index header first (their sizes follow from the count), then the
+ * entries in runs, the Record_Hash taken over the same bytes on the way. */
+static int write_index(vmrp_writer *w, uint64_t point_offset, commit_info *c)
+{
+    uint64_t n = w->entries ? spill_count(w->entries) : 0;
+    size_t len = IX_HEADER_SIZE + (size_t)n * IX_ENTRY_SIZE;
+    unsigned char head[RH_SIZE + IX_HEADER_SIZE] = {0};
+    record_header h = {REC_INDEX, CODEC_NONE, 0, (uint32_t)len, (uint32_t)len};
+    record_header_encode(head, &h);
+    le32_store(head + RH_SIZE + IX_OFF_ENTRY_COUNT, (uint32_t)n);
+    le64_store(head + RH_SIZE + IX_OFF_POINT_OFFSET, point_offset);
+    hash_state st;
+    hash_init(&st);
+    c->index_offset = w->pos;
+    c->index_size = RH_SIZE + len;
+    int rc = index_append(w, &st, head, sizeof head);
+    index_out o = {w, &st};
+    if (rc == VMRP_OK && n)
+        rc = spill_each(w->entries, index_entries_out, &o);
+    if (rc < 0)
+        return spill_failed(w, rc, "read back");
+    if (rc)
+        return rc;
+    hash_final(&st, c->index_hash);
     return VMRP_OK;
 }
 

@@ -57,8 +57,10 @@ struct vmrp_writer_s {
     uint64_t pos;  /* where the next record goes */
     blocktab *blocks; /* Block_Id -> BLOCK record, whole collection */
     blocktab *files;  /* Content_Hash -> FILE record */
-    rec_ref *recs;    /* this segment's records, for the index */
-    size_t nrecs, caprecs;
+    spill *entries;   /* this segment's INDEX entries, encoded; NULL until
+                         the first record (writer_index_add) */
+    size_t index_keep; /* entries held in memory, 0 for WRITER_INDEX_KEEP */
+    char *index_dir;   /* where entries beyond them go, NULL for the default */
     char *point_name;
     int consistency;
     char *meta;
@@ -91,6 +93,17 @@ struct vmrp_writer_s {
     uint64_t progress_total;
     uint64_t progress_done;
 };
+
+/* INDEX entries held in memory (3 MiB); beyond them the writer appends
+ * them to a temporary file in the archive's directory (spill.c). */
+#define WRITER_INDEX_KEEP 65536u
+
+/* For tests: hold at most `keep` INDEX entries in memory (0: the default)
+ * and put the temporary file for the rest in `dir` (NULL: the archive's
+ * directory, or $TMPDIR for a stream). Call before the first record. */
+int writer_set_index_spill(vmrp_writer *w, size_t keep, const char *dir);
+/* List a record just written in the segment's INDEX. */
+int writer_index_add(vmrp_writer *w, const rec_ref *ref);
 
 int writer_fail(vmrp_writer *w, int code, const char *fmt, ...) VMRP_PRINTF(3, 4);
 int writer_ready(vmrp_writer *w);

@@ -1,0 +1,190 @@
+/* spill.c - a list of fixed-size entries that grows without growing memory.
+ *
+ * Why it exists: the writer lists every record of the segment it writes in
+ * the segment's INDEX, written at commit (48 bytes per record). Held in
+ * memory, that list grows with the disk: 16M records, 768 MiB, for a 1 TiB
+ * disk at 64 KiB blocks. Here the first `keep` entries are held in memory;
+ * each time that buffer is full it is appended whole to an anonymous
+ * temporary file, so memory stays at `keep` entries whatever the count and
+ * the rest takes 48 bytes per record of disk space until the writer is
+ * freed. An archive of fewer records never creates the file.
+ *
+ * The file is made with O_TMPFILE in the directory the writer asks for (the
+ * archive's, so the space is taken where the archive lives), else in
+ * $TMPDIR (or /tmp) where that directory cannot hold one, else with
+ * mkstemp() and unlink(): it has no name, and closing it frees it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmrp_private.h"
+
+struct spill {
+    size_t entry_size;
+    size_t keep;        /* entries held in memory before they are written out */
+    unsigned char *mem; /* the newest entries, not yet in the file */
+    size_t nmem, capmem;
+    uint64_t nfile;     /* entries in the file, before those in mem */
+    int fd;             /* -1 until the first chunk is written out */
+    char *dir;          /* where the file is, or was last tried */
+};
+
+/* Read back in pieces of about this size. */
+#define SPILL_READ_BYTES ((size_t)1 << 20)
+
+static const char *tmp_dir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
+spill *spill_new(size_t entry_size, size_t keep, const char *dir)
+{
+    spill *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->entry_size = entry_size ? entry_size : 1;
+    s->keep = keep ? keep : 1;
+    s->fd = -1;
+    if (!(s->dir = strdup(dir ? dir : tmp_dir()))) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void spill_free(spill *s)
+{
+    if (!s)
+        return;
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->mem);
+    free(s->dir);
+    free(s);
+}
+
+uint64_t spill_count(const spill *s)
+{
+    return s->nfile + s->nmem;
+}
+
+const char *spill_dir(const spill *s)
+{
+    return s->dir;
+}
+
+static int set_dir(spill *s, const char *dir)
+{
+    char *copy = strdup(dir);
+    if (!copy)
+        return -ENOMEM;
+    free(s->dir);
+    s->dir = copy;
+    return 0;
+}
+
+/* No O_TMPFILE file can be made there (the file system or kernel lacks it),
+ * or none may: try elsewhere. */
+static int try_elsewhere(int err)
+{
+    return err == EOPNOTSUPP || err == EISDIR || err == EINVAL || err == EACCES || err == EPERM ||
+           err == EROFS;
+}
+
+static int open_tmpfile(spill *s)
+{
+    int fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || !try_elsewhere(errno))
+        return fd >= 0 ? fd : -errno;
+    if (strcmp(s->dir, tmp_dir()) != 0) {
+        int rc = set_dir(s, tmp_dir());
+        if (rc)
+            return rc;
+        fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0 || !try_elsewhere(errno))
+            return fd >= 0 ? fd : -errno;
+    }
+    size_t n = strlen(s->dir) + sizeof "/vmrp-index.XXXXXX";
+    char *name = malloc(n);
+    if (!name)
+        return -ENOMEM;
+    snprintf(name, n, "%s/vmrp-index.XXXXXX", s->dir);
+    fd = mkostemp(name, O_CLOEXEC);
+    int rc = fd >= 0 ? 0 : -errno;
+    if (fd >= 0)
+        (void)unlink(name);
+    free(name);
+    return fd >= 0 ? fd : rc;
+}
+
+/* Move the entries held in memory to the end of the file. */
+static int spill_out(spill *s)
+{
+    if (s->fd < 0) {
+        int fd = open_tmpfile(s);
+        if (fd < 0)
+            return fd;
+        s->fd = fd;
+    }
+    int rc = io_pwrite_full(s->fd, s->mem, s->nmem * s->entry_size, s->nfile * s->entry_size);
+    if (rc)
+        return rc;
+    s->nfile += s->nmem;
+    s->nmem = 0;
+    return 0;
+}
+
+int spill_append(spill *s, const void *entry)
+{
+    if (s->nmem == s->keep) {
+        int rc = spill_out(s);
+        if (rc)
+            return rc;
+    }
+    if (s->nmem == s->capmem) {
+        size_t cap = s->capmem ? s->capmem * 2 : 256;
+        if (cap > s->keep)
+            cap = s->keep;
+        unsigned char *bigger = realloc(s->mem, cap * s->entry_size);
+        if (!bigger)
+            return -ENOMEM;
+        s->mem = bigger;
+        s->capmem = cap;
+    }
+    memcpy(s->mem + s->nmem * s->entry_size, entry, s->entry_size);
+    s->nmem++;
+    return 0;
+}
+
+int spill_each(spill *s, spill_fn fn, void *ctx)
+{
+    if (s->nfile > 0) {
+        size_t per = SPILL_READ_BYTES / s->entry_size;
+        if (per == 0)
+            per = 1;
+        if (per > s->nfile)
+            per = (size_t)s->nfile;
+        unsigned char *buf = malloc(per * s->entry_size);
+        if (!buf)
+            return -ENOMEM;
+        for (uint64_t at = 0; at < s->nfile;) {
+            size_t n = s->nfile - at < per ? (size_t)(s->nfile - at) : per;
+            int rc = io_pread_full(s->fd, buf, n * s->entry_size, at * s->entry_size);
+            if (rc == 0)
+                rc = fn(ctx, buf, n);
+            if (rc) {
+                free(buf);
+                return rc;
+            }
+            at += n;
+        }
+        free(buf);
+    }
+    return s->nmem ? fn(ctx, s->mem, s->nmem) : 0;
+}
