@@ -54,6 +54,20 @@ static int stream_read(stream *s, unsigned char *out, size_t n)
     return 0;
 }
 
+/* Keep the last 8 bytes of what was read (have: how many are kept). */
+static void keep_last8(unsigned char last[8], size_t *have, const unsigned char *p, size_t n)
+{
+    if (n >= 8) {
+        memcpy(last, p + n - 8, 8);
+        *have = 8;
+    } else {
+        size_t keep = *have + n > 8 ? 8 - n : *have;
+        memmove(last, last + *have - keep, keep);
+        memcpy(last + keep, p, n);
+        *have = keep + n;
+    }
+}
+
 /* Read to the end of the stream; report whether it ends with End_Magic,
  * the last bytes of every complete commit. */
 static int stream_ends_with_commit(stream *s, uint64_t *total)
@@ -80,15 +94,7 @@ static int stream_ends_with_commit(stream *s, uint64_t *total)
         memcpy(chunk, s->buf + s->start, n);
         s->start += n;
         s->pos += n;
-        if (n >= 8) {
-            memcpy(last, chunk + n - 8, 8);
-            have = 8;
-        } else {
-            size_t keep = have + n > 8 ? 8 - n : have;
-            memmove(last, last + have - keep, keep);
-            memcpy(last + keep, chunk, n);
-            have = keep + n;
-        }
+        keep_last8(last, &have, chunk, n);
     }
     *total = s->pos;
     return have == 8 && memcmp(last, CM_END_MAGIC, 8) == 0;
@@ -515,38 +521,99 @@ static int check_point(vstate *v)
     return VMRP_OK;
 }
 
-static int check_index(vstate *v, uint64_t off, const unsigned char *p, size_t len)
-{
-    commit_info c = {0};
-    c.segment_offset = v->segment_start;
-    c.index_offset = off;
-    const char *why = NULL;
+/* A segment's INDEX is checked as it streams in, in pieces of any size:
+ * it may list 2^26 records (3 GiB), and none of it is kept. Problems are
+ * noted as they appear and reported by index_check_end(), once the record
+ * is known to be whole (a cut one is an interrupted append, not damage). */
+/* 32 KiB: not a multiple of 48, so entries are cut between pieces all the
+ * time, not only in rare INDEX sizes, and that path is always exercised. */
+#define INDEX_PIECE (32u << 10)
+
+typedef struct {
+    commit_info c;    /* the segment and index offsets the entries must tile */
     index_walk walk;
-    if (index_walk_begin(&walk, p, len, &c, v->strict, &why) != VMRP_OK)
-        return bad(v, off, "index: %s", why);
-    uint64_t differs = UINT64_MAX; /* the offset of the first record unlike its entry */
-    uint64_t at = v->segment_start;
-    for (uint32_t i = 0; i < walk.count; i++) {
-        rec_ref ref;
-        unsigned char fp[FP_SIZE];
-        if (index_walk_entry(&walk, p + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE, &ref, &why))
-            return bad(v, off, "index: %s", why);
-        if (i >= v->nseg || differs != UINT64_MAX)
-            continue;
-        fingerprint(v->blocks.key, ref.hash, fp);
-        if (ref.offset != at || ref.size != v->seg[i].size || ref.type != v->seg[i].type ||
-            memcmp(fp, v->seg[i].fp, FP_SIZE) != 0)
-            differs = at;
-        at += v->seg[i].size;
+    uint64_t len;     /* the payload's length */
+    uint64_t taken;   /* payload bytes taken so far */
+    unsigned char unit[IX_ENTRY_SIZE]; /* a header or entry cut between pieces */
+    size_t nunit;
+    const char *why;  /* the first problem of structure */
+    uint64_t differs; /* the offset of the first record unlike its entry */
+    uint64_t at;      /* the offset of the next record of the segment */
+    hash_state hs;    /* its Record_Hash, header included */
+} index_check;
+
+static void index_check_init(vstate *v, index_check *ic, uint64_t off,
+                             const unsigned char header[RH_SIZE], uint64_t len)
+{
+    memset(ic, 0, sizeof *ic);
+    ic->c.segment_offset = v->segment_start;
+    ic->c.index_offset = off;
+    ic->len = len;
+    ic->differs = UINT64_MAX;
+    ic->at = v->segment_start;
+    hash_init(&ic->hs);
+    hash_update(&ic->hs, header, RH_SIZE);
+}
+
+/* One whole header or entry. */
+static void index_check_unit(vstate *v, index_check *ic, const unsigned char *unit)
+{
+    if (ic->taken == IX_HEADER_SIZE) {
+        index_walk_begin(&ic->walk, unit, ic->len, &ic->c, v->strict, &ic->why);
+        return;
     }
-    if (index_walk_end(&walk, &why) != VMRP_OK)
-        return bad(v, off, "index: %s", why);
-    if (walk.count != v->nseg)
-        return bad(v, off, "index lists %u records, the segment holds %zu", walk.count, v->nseg);
-    if (differs != UINT64_MAX)
-        return bad(v, differs,
+    rec_ref ref;
+    if (index_walk_entry(&ic->walk, unit, &ref, &ic->why) != VMRP_OK)
+        return;
+    size_t i = ic->walk.seen - 1;
+    if (i >= v->nseg || ic->differs != UINT64_MAX)
+        return;
+    unsigned char fp[FP_SIZE];
+    fingerprint(v->blocks.key, ref.hash, fp);
+    if (ref.offset != ic->at || ref.size != v->seg[i].size || ref.type != v->seg[i].type ||
+        memcmp(fp, v->seg[i].fp, FP_SIZE) != 0)
+        ic->differs = ic->at;
+    ic->at += v->seg[i].size;
+}
+
+static void index_check_feed(vstate *v, index_check *ic, const unsigned char *p, size_t n)
+{
+    hash_update(&ic->hs, p, n);
+    while (n > 0 && !ic->why) {
+        size_t need = ic->taken < IX_HEADER_SIZE ? IX_HEADER_SIZE : IX_ENTRY_SIZE;
+        size_t take = need - ic->nunit < n ? need - ic->nunit : n;
+        const unsigned char *unit = p;
+        if (ic->nunit || take < need) {
+            memcpy(ic->unit + ic->nunit, p, take);
+            ic->nunit += take;
+            unit = ic->unit;
+        }
+        p += take;
+        n -= take;
+        ic->taken += take;
+        if (unit == p - take || ic->nunit == need) {
+            ic->nunit = 0;
+            index_check_unit(v, ic, unit);
+        }
+    }
+}
+
+/* After the whole payload: the problems, in the order a reader meets them. */
+static int index_check_end(vstate *v, index_check *ic, uint64_t off)
+{
+    if (!ic->why && ic->taken < IX_HEADER_SIZE)
+        index_walk_begin(&ic->walk, ic->unit, ic->len, &ic->c, v->strict, &ic->why);
+    if (!ic->why)
+        index_walk_end(&ic->walk, &ic->why);
+    if (ic->why)
+        return bad(v, off, "index: %s", ic->why);
+    if (ic->walk.count != v->nseg)
+        return bad(v, off, "index lists %u records, the segment holds %zu", ic->walk.count,
+                   v->nseg);
+    if (ic->differs != UINT64_MAX)
+        return bad(v, ic->differs,
                    "record does not match its index entry (damaged, altered or moved)");
-    if (!v->have_point || walk.point_offset != v->point_offset)
+    if (!v->have_point || ic->walk.point_offset != v->point_offset)
         return bad(v, off, "index names no valid point record");
     return VMRP_OK;
 }
@@ -973,6 +1040,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
     uint64_t committed = FH_SIZE;
     uint64_t index_offset = 0, index_size = 0;
     unsigned char index_hash[HASH_SIZE];
+    index_check ic;
     for (;;) {
         uint64_t off = s.pos;
         if (grow(&v.payload, &v.payload_cap, RH_SIZE)) {
@@ -1005,17 +1073,34 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
                 rc = bad(&v, off, "%s", why);
             break;
         }
-        /* Grow by what actually arrives, so a hostile size cannot make us
-         * allocate more than the stream holds (plus one chunk). */
+        /* The segment's INDEX streams through index_check; every other
+         * record is read whole, growing by what actually arrives, so a
+         * hostile size cannot make us allocate more than the stream holds
+         * (plus one chunk). */
+        const int streamed = h.type == REC_INDEX && !index_offset;
+        if (streamed) {
+            if ((rc = flush_blocks(&v)) != 0)
+                break;
+            index_check_init(&v, &ic, off, v.payload, h.stored_size);
+        }
+        unsigned char last8[8];
+        size_t nlast = 0;
+        keep_last8(last8, &nlast, v.payload, RH_SIZE);
         size_t have = 0;
         got = 0;
+        const size_t most = streamed ? INDEX_PIECE : (16u << 20);
         while (have < h.stored_size && got == 0) {
-            size_t chunk = h.stored_size - have > (16u << 20) ? (16u << 20) : h.stored_size - have;
-            if (grow(&v.payload, &v.payload_cap, RH_SIZE + have + chunk)) {
+            size_t chunk = h.stored_size - have > most ? most : h.stored_size - have;
+            size_t at = streamed ? 0 : have;
+            if (grow(&v.payload, &v.payload_cap, RH_SIZE + at + chunk)) {
                 got = VMRP_E_NOMEM;
                 break;
             }
-            got = stream_read(&s, v.payload + RH_SIZE + have, chunk);
+            uint64_t before = s.pos;
+            got = stream_read(&s, v.payload + RH_SIZE + at, chunk);
+            keep_last8(last8, &nlast, v.payload + RH_SIZE + at, (size_t)(s.pos - before));
+            if (streamed)
+                index_check_feed(&v, &ic, v.payload + RH_SIZE, (size_t)(s.pos - before));
             have += chunk;
         }
         if (got == VMRP_E_NOMEM) {
@@ -1023,7 +1108,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             break;
         }
         if (got > 0) {
-            if (s.pos - off >= 8 && memcmp(v.payload + (s.pos - off) - 8, CM_END_MAGIC, 8) == 0)
+            if (nlast == 8 && memcmp(last8, CM_END_MAGIC, 8) == 0)
                 rc = bad(&v, off, "record of %u bytes runs past the end of an archive that ends "
                                   "like a commit: damage, not an interrupted append",
                          h.stored_size);
@@ -1041,8 +1126,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
                 rc = bad(&v, off, "two indexes in one segment");
                 break;
             }
-            if ((rc = flush_blocks(&v)) != 0 ||
-                (rc = check_index(&v, off, v.payload + RH_SIZE, h.stored_size)) != 0)
+            if ((rc = index_check_end(&v, &ic, off)) != 0)
                 break;
             if (v.deferred_rc) { /* the key record is as written: the key is wrong */
                 rep->error_point = v.points + 1;
@@ -1051,7 +1135,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             }
             index_offset = off;
             index_size = RH_SIZE + h.stored_size;
-            hash_buf(index_hash, v.payload, (size_t)index_size);
+            hash_final(&ic.hs, index_hash);
         } else if (h.type == REC_COMMIT) {
             if (!index_offset) {
                 rc = bad(&v, off, "commit without an index before it");

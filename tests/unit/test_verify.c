@@ -990,6 +990,80 @@ START_TEST(test_verify_reports_the_first_problem)
 }
 END_TEST
 
+/* Copy the archive with INDEX entry i of its last segment changed by
+ * edit() and the INDEX re-sealed into the commit. Returns the entry's
+ * record offset. */
+static uint64_t reseal_index_entry(const fixture *fx, uint32_t i, void (*edit)(unsigned char *),
+                                   const char *work)
+{
+    unsigned char *a = malloc(fx->len);
+    memcpy(a, fx->bytes, fx->len);
+    unsigned char *cm = a + fx->len - CM_RECORD_SIZE;
+    uint64_t ix_off = le64_load(cm + RH_SIZE + CM_OFF_INDEX_OFFSET);
+    uint64_t ix_size = le64_load(cm + RH_SIZE + CM_OFF_INDEX_SIZE);
+    unsigned char *ix = a + ix_off;
+    ck_assert_uint_lt(i, le32_load(ix + RH_SIZE + IX_OFF_ENTRY_COUNT));
+    unsigned char *e = ix + RH_SIZE + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE;
+    uint64_t off = le64_load(e + IXE_OFF_OFFSET);
+    edit(e);
+    hash_buf(cm + RH_SIZE + CM_OFF_INDEX_HASH, ix, (size_t)ix_size);
+    ut_write_file(work, a, fx->len);
+    free(a);
+    return off;
+}
+
+static void entry_hash_flip(unsigned char *e)
+{
+    e[IXE_OFF_HASH + 31] ^= 1;
+}
+
+static void entry_size_plus_one(unsigned char *e)
+{
+    le32_store(e + IXE_OFF_SIZE, le32_load(e + IXE_OFF_SIZE) + 1);
+}
+
+/* An INDEX of 3000 entries (144,016 bytes) is checked as it streams, in
+ * pieces that cut entries: an entry cut between two pieces is read whole,
+ * and a mismatch there is named at its record. */
+START_TEST(test_index_checked_in_pieces)
+{
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    fx.dir = ut_tmpdir();
+    ut_join(fx.path, sizeof fx.path, fx.dir, "pieces.vmrp");
+    const size_t size = 3000 * 4096;
+    unsigned char *text = malloc(size);
+    ut_fill_text(text, size, 12);
+    vmrp_writer_options o;
+    memset(&o, 0, sizeof o);
+    o.block_size = 4096;
+    ut_disk d[] = {{"t", text, size, 0}};
+    ut_point p = {"pieces", 0, "{}", NULL, 0, &o};
+    pack_point(&fx, d, 1, &p);
+    finish(&fx);
+    free(text);
+    vmrp_verify_report rep;
+    char msg[600], work[4096];
+    ck_assert_msg(verify_path(fx.path, &rep, msg, sizeof msg) == VMRP_OK, "%s", msg);
+    ut_join(work, sizeof work, fx.dir, "entry.vmrp");
+    /* entry 682 spans payload bytes 32752..32799, across the first piece's
+     * end at 32768; entry 2000 lies inside a piece */
+    const uint32_t entries[] = {682, 2000, 0, 2999};
+    for (size_t k = 0; k < sizeof entries / sizeof entries[0]; k++) {
+        uint64_t off = reseal_index_entry(&fx, entries[k], entry_hash_flip, work);
+        ck_assert_int_eq(verify_path(work, &rep, msg, sizeof msg), VMRP_E_CORRUPT);
+        ck_assert_msg(rep.error_offset == off && strstr(msg, "does not match its index entry"),
+                      "entry %u: error at %llu, expected %llu: %s", entries[k],
+                      (unsigned long long)rep.error_offset, (unsigned long long)off, msg);
+    }
+    /* a size that breaks the tiling is the INDEX's own fault */
+    reseal_index_entry(&fx, 682, entry_size_plus_one, work);
+    ck_assert_int_eq(verify_path(work, &rep, msg, sizeof msg), VMRP_E_CORRUPT);
+    ck_assert_msg(strstr(msg, "index: index entries do not tile the segment") != NULL, "%s", msg);
+    fixture_free(&fx);
+}
+END_TEST
+
 /* Open and read every disk: some step must fail. */
 static int reader_refuses(const char *path)
 {
@@ -1128,6 +1202,7 @@ static Suite *verify_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("resealed");
     tcase_add_test(tc, test_resealed_control);
+    tcase_add_test(tc, test_index_checked_in_pieces);
     tcase_add_test(tc, test_quick_verify);
     tcase_add_test(tc, test_verify_reports_the_first_problem);
     tcase_add_test(tc, test_resealed_semantic_damage);
