@@ -116,20 +116,27 @@ static void fill(const rectab *t, const group *g, size_t i, uint64_t at, rec_ref
     out->no_hash = 1;
 }
 
-int rectab_find(const rectab *t, uint64_t offset, rec_ref *out)
+/* The last group whose first record's offset (by_index: index) is at or
+ * before key, or NULL. */
+static const group *group_of(const rectab *t, uint64_t key, int by_index)
 {
-    size_t lo = 0, hi = t->ngroups; /* the last group starting at or before offset */
+    size_t lo = 0, hi = t->ngroups;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (t->groups[mid].offset <= offset)
+        if ((by_index ? (uint64_t)t->groups[mid].first : t->groups[mid].offset) <= key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo == 0)
+    return lo ? &t->groups[lo - 1] : NULL;
+}
+
+int rectab_find(const rectab *t, uint64_t offset, rec_ref *out)
+{
+    const group *g = group_of(t, offset, 0);
+    if (!g)
         return 0;
-    const group *g = &t->groups[lo - 1];
-    size_t end = lo < t->ngroups ? t->groups[lo].first : t->n;
+    size_t end = g + 1 < t->groups + t->ngroups ? g[1].first : t->n;
     uint64_t at = g->offset;
     for (size_t i = g->first; i < end && at <= offset; at += t->sizes[i++])
         if (at == offset) {
@@ -141,15 +148,7 @@ int rectab_find(const rectab *t, uint64_t offset, rec_ref *out)
 
 void rectab_get(const rectab *t, size_t i, rec_ref *out)
 {
-    size_t lo = 0, hi = t->ngroups; /* the last group starting at or before i */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t->groups[mid].first <= i)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    const group *g = &t->groups[lo - 1];
+    const group *g = group_of(t, i, 1);
     uint64_t at = g->offset;
     for (size_t k = g->first; k < i; k++)
         at += t->sizes[k];

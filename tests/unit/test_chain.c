@@ -240,17 +240,6 @@ START_TEST(test_chain_stops_at_full_point)
 }
 END_TEST
 
-static void flip_byte(const char *path, uint64_t off)
-{
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    unsigned char c;
-    ck_assert_int_eq(pread(fd, &c, 1, (off_t)off), 1);
-    c ^= 0x5a;
-    ck_assert_int_eq(pwrite(fd, &c, 1, (off_t)off), 1);
-    close(fd);
-}
-
 /* Damage in the map of the oldest point of a chain is reported before the
  * sink gets a byte, by restore and by extents, with the map named. */
 START_TEST(test_damaged_old_map_reported_first)
@@ -273,7 +262,7 @@ START_TEST(test_damaged_old_map_reported_first)
     ck_assert_uint_eq(r->points[0].disk_meta[0].map_count, 1);
     const uint64_t at = r->points[0].disk_meta[0].map_offsets[0] + RH_SIZE + 3;
     vmrp_reader_free(r);
-    flip_byte(archive, at);
+    ut_flip_byte(archive, at);
 
     r = vmrp_reader_new();
     ck_assert_int_eq(vmrp_reader_open(r, archive), VMRP_OK);
@@ -364,7 +353,7 @@ START_TEST(test_two_map_records_and_a_change_while_merging)
     /* checked, then the second record of point 1 changes under the merge */
     map_chain *ch = NULL;
     ck_assert_int_eq(chain_open(r, 1, "d", 1, &ch), VMRP_OK);
-    flip_byte(archive, second + RH_SIZE + 3);
+    ut_flip_byte(archive, second + RH_SIZE + 3);
     map_entry e;
     int have = 1, rc;
     size_t got = 0;

@@ -929,23 +929,30 @@ END_TEST
 /* Verify checks one batch of BLOCK records (at most 1024) while it reads the
  * next: of several problems, the one earliest in the file is reported, also
  * when the walk stops at a later one while a batch is still being checked. */
-START_TEST(test_verify_reports_the_first_problem)
+/* One point of one disk of 3000 text blocks of 4 KiB: three verify batches,
+ * an INDEX of 3000 entries (144,016 bytes). */
+static void build_3000_blocks(fixture *fx, const char *name, uint64_t seed)
 {
-    fixture fx;
-    memset(&fx, 0, sizeof fx);
-    fx.dir = ut_tmpdir();
-    ut_join(fx.path, sizeof fx.path, fx.dir, "batches.vmrp");
-    const size_t size = 3000 * 4096; /* 3000 text blocks: three verify batches */
+    memset(fx, 0, sizeof *fx);
+    fx->dir = ut_tmpdir();
+    ut_join(fx->path, sizeof fx->path, fx->dir, name);
+    const size_t size = 3000 * 4096;
     unsigned char *text = malloc(size);
-    ut_fill_text(text, size, 9);
+    ut_fill_text(text, size, seed);
     vmrp_writer_options o;
     memset(&o, 0, sizeof o);
     o.block_size = 4096;
     ut_disk d[] = {{"t", text, size, 0}};
-    ut_point p = {"batches", 0, "{}", NULL, 0, &o};
-    pack_point(&fx, d, 1, &p);
-    finish(&fx);
+    ut_point p = {"blocks", 0, "{}", NULL, 0, &o};
+    pack_point(fx, d, 1, &p);
+    finish(fx);
     free(text);
+}
+
+START_TEST(test_verify_reports_the_first_problem)
+{
+    fixture fx;
+    build_3000_blocks(&fx, "batches.vmrp", 9);
     vmrp_reader *r = vmrp_reader_new();
     ck_assert_int_eq(vmrp_reader_open(r, fx.path), VMRP_OK);
     uint64_t block_off[3000];
@@ -1028,20 +1035,7 @@ static void entry_size_plus_one(unsigned char *e)
 START_TEST(test_index_checked_in_pieces)
 {
     fixture fx;
-    memset(&fx, 0, sizeof fx);
-    fx.dir = ut_tmpdir();
-    ut_join(fx.path, sizeof fx.path, fx.dir, "pieces.vmrp");
-    const size_t size = 3000 * 4096;
-    unsigned char *text = malloc(size);
-    ut_fill_text(text, size, 12);
-    vmrp_writer_options o;
-    memset(&o, 0, sizeof o);
-    o.block_size = 4096;
-    ut_disk d[] = {{"t", text, size, 0}};
-    ut_point p = {"pieces", 0, "{}", NULL, 0, &o};
-    pack_point(&fx, d, 1, &p);
-    finish(&fx);
-    free(text);
+    build_3000_blocks(&fx, "pieces.vmrp", 12);
     vmrp_verify_report rep;
     char msg[600], work[4096];
     ck_assert_msg(verify_path(fx.path, &rep, msg, sizeof msg) == VMRP_OK, "%s", msg);

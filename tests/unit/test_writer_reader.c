@@ -657,16 +657,8 @@ START_TEST(test_dedup_bounded)
     vmrp_reader_free(r);
     r = vmrp_reader_new();
     ck_assert_int_eq(vmrp_reader_open(r, archive), VMRP_OK);
-    unsigned char *img;
-    uint64_t isz;
-    ck_assert_int_eq(ut_read_image(r, 0, "vda", &img, &isz), VMRP_OK);
-    ck_assert_uint_eq(isz, size);
-    ck_assert_mem_eq(img, data, size);
-    free(img);
-    ck_assert_int_eq(ut_read_image(r, 0, "vdb", &img, &isz), VMRP_OK);
-    ck_assert_uint_eq(isz, 2 * ncopy * bs);
-    ck_assert_mem_eq(img, copy, 2 * ncopy * bs);
-    free(img);
+    ut_check_image(r, 0, "vda", data, size);
+    ut_check_image(r, 0, "vdb", copy, 2 * ncopy * bs);
     vmrp_reader_free(r);
 
     free(data);
@@ -1499,18 +1491,6 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     p->last_total = total;
 }
 
-/* XOR one byte of an archive file in place. */
-static void flip_byte(const char *path, uint64_t off)
-{
-    int fd = open(path, O_RDWR | O_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    unsigned char c;
-    ck_assert_int_eq(pread(fd, &c, 1, (off_t)off), 1);
-    c ^= 0x5a;
-    ck_assert_int_eq(pwrite(fd, &c, 1, (off_t)off), 1);
-    close(fd);
-}
-
 /* Restore decodes one batch (256 blocks of 64 KiB) while it writes the one
  * before: a damaged block is named by its number, every earlier batch has
  * reached the sink and no later one has, and of two damaged blocks the
@@ -1547,9 +1527,9 @@ START_TEST(test_restore_reports_damage_in_order)
         ut_write_file(work, bytes, len);
         free(bytes);
         if (cases[c].flip300)
-            flip_byte(work, at300);
+            ut_flip_byte(work, at300);
         if (cases[c].flip600)
-            flip_byte(work, at600);
+            ut_flip_byte(work, at600);
         r = vmrp_reader_new();
         ck_assert_int_eq(vmrp_reader_open(r, work), VMRP_OK);
         ut_image_sink sink = {calloc(1, size), size, BS, 0, 0};

@@ -13,6 +13,8 @@
  *   ut_fill_text               deterministic compressible bytes
  *   ut_pack                    one restore point from disks held in memory
  *   ut_read_image              a disk at a point, resolved into a memory image
+ *   ut_check_image             ... and compared with the bytes it must hold
+ *   ut_flip_byte               XOR one byte of a file in place
  *   ut_run_suite               vmrp_init + srunner_run_all(CK_NORMAL) + exit code
  */
 #ifndef VMRP_UNIT_H
@@ -392,6 +394,32 @@ static inline int ut_read_image(vmrp_reader *r, uint32_t index, const char *name
     *img = s.img;
     *size = sz;
     return VMRP_OK;
+}
+
+/* Resolve disk `name` at point `index` and check it holds exactly want. */
+static inline void ut_check_image(vmrp_reader *r, uint32_t index, const char *name,
+                                  const void *want, uint64_t size)
+{
+    unsigned char *img;
+    uint64_t isz;
+    ck_assert_msg(ut_read_image(r, index, name, &img, &isz) == VMRP_OK, "disk %s at point %u: %s",
+                  name, index + 1, vmrp_reader_error_string(r));
+    ck_assert_uint_eq(isz, size);
+    ck_assert_msg(memcmp(img, want, (size_t)size) == 0, "disk %s at point %u differs", name,
+                  index + 1);
+    free(img);
+}
+
+/* XOR one byte of a file in place. */
+static inline void ut_flip_byte(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    unsigned char c;
+    ck_assert_int_eq(pread(fd, &c, 1, (off_t)off), 1);
+    c ^= 0x5a;
+    ck_assert_int_eq(pwrite(fd, &c, 1, (off_t)off), 1);
+    close(fd);
 }
 
 /* ---- running a suite ---- */
