@@ -775,14 +775,38 @@ static unsigned char *disk_entry(unsigned char *p, uint32_t which)
  * type want_type (stored without compression), and re-seal it: its hash in
  * the index and the index's hash in the commit are recomputed, as a writer
  * with a bug would have written it. Returns the record's offset. */
+/* A copy of the archive, with its last commit and that segment's INDEX
+ * record. */
+typedef struct {
+    unsigned char *a;
+    unsigned char *cm;
+    unsigned char *ix;
+    uint64_t ix_size;
+} last_segment;
+
+static last_segment copy_last_segment(const fixture *fx)
+{
+    last_segment l;
+    l.a = malloc(fx->len);
+    memcpy(l.a, fx->bytes, fx->len);
+    l.cm = l.a + fx->len - CM_RECORD_SIZE;
+    l.ix = l.a + le64_load(l.cm + RH_SIZE + CM_OFF_INDEX_OFFSET);
+    l.ix_size = le64_load(l.cm + RH_SIZE + CM_OFF_INDEX_SIZE);
+    return l;
+}
+
+/* Store the INDEX's new hash in the commit, write the copy to work. */
+static void write_resealed(const fixture *fx, last_segment *l, const char *work)
+{
+    hash_buf(l->cm + RH_SIZE + CM_OFF_INDEX_HASH, l->ix, (size_t)l->ix_size);
+    ut_write_file(work, l->a, fx->len);
+    free(l->a);
+}
+
 static uint64_t reseal(const fixture *fx, uint8_t want_type, point_edit edit, const char *work)
 {
-    unsigned char *a = malloc(fx->len);
-    memcpy(a, fx->bytes, fx->len);
-    unsigned char *cm = a + fx->len - CM_RECORD_SIZE;
-    uint64_t ix_off = le64_load(cm + RH_SIZE + CM_OFF_INDEX_OFFSET);
-    uint64_t ix_size = le64_load(cm + RH_SIZE + CM_OFF_INDEX_SIZE);
-    unsigned char *ix = a + ix_off;
+    last_segment l = copy_last_segment(fx);
+    unsigned char *a = l.a, *ix = l.ix;
     uint32_t n = le32_load(ix + RH_SIZE + IX_OFF_ENTRY_COUNT);
     unsigned char *entry = NULL;
     for (uint32_t i = 0; i < n && !entry; i++) {
@@ -797,9 +821,7 @@ static uint64_t reseal(const fixture *fx, uint8_t want_type, point_edit edit, co
     uint32_t stored = le32_load(rec + RH_OFF_STORED_SIZE);
     edit(rec + RH_SIZE, stored);
     hash_buf(entry + IXE_OFF_HASH, rec, RH_SIZE + stored);
-    hash_buf(cm + RH_SIZE + CM_OFF_INDEX_HASH, ix, (size_t)ix_size);
-    ut_write_file(work, a, fx->len);
-    free(a);
+    write_resealed(fx, &l, work);
     return off;
 }
 
@@ -1003,19 +1025,12 @@ END_TEST
 static uint64_t reseal_index_entry(const fixture *fx, uint32_t i, void (*edit)(unsigned char *),
                                    const char *work)
 {
-    unsigned char *a = malloc(fx->len);
-    memcpy(a, fx->bytes, fx->len);
-    unsigned char *cm = a + fx->len - CM_RECORD_SIZE;
-    uint64_t ix_off = le64_load(cm + RH_SIZE + CM_OFF_INDEX_OFFSET);
-    uint64_t ix_size = le64_load(cm + RH_SIZE + CM_OFF_INDEX_SIZE);
-    unsigned char *ix = a + ix_off;
-    ck_assert_uint_lt(i, le32_load(ix + RH_SIZE + IX_OFF_ENTRY_COUNT));
-    unsigned char *e = ix + RH_SIZE + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE;
+    last_segment l = copy_last_segment(fx);
+    ck_assert_uint_lt(i, le32_load(l.ix + RH_SIZE + IX_OFF_ENTRY_COUNT));
+    unsigned char *e = l.ix + RH_SIZE + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE;
     uint64_t off = le64_load(e + IXE_OFF_OFFSET);
     edit(e);
-    hash_buf(cm + RH_SIZE + CM_OFF_INDEX_HASH, ix, (size_t)ix_size);
-    ut_write_file(work, a, fx->len);
-    free(a);
+    write_resealed(fx, &l, work);
     return off;
 }
 
