@@ -107,55 +107,24 @@ typedef struct {
     uint32_t segment; /* whose Id_Key made id */
 } known;
 
-typedef struct {
-    known *v;
-    size_t n, cap;
-} known_list;
-
-static int known_add(known_list *l, uint64_t off, const unsigned char *id, uint64_t size,
+/* Config files checked so far, for the points that name them. */
+static int known_add(chunked *l, uint64_t off, const unsigned char *id, uint64_t size,
                      uint32_t segment)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 1024;
-        known *bigger = realloc(l->v, cap * sizeof *bigger);
-        if (!bigger)
-            return VMRP_E_NOMEM;
-        l->v = bigger;
-        l->cap = cap;
-    }
-    l->v[l->n].offset = off;
-    memcpy(l->v[l->n].id, id, HASH_SIZE);
-    l->v[l->n].size = size;
-    l->v[l->n].segment = segment;
-    l->n++;
+    known *k = chunked_push(l);
+    if (!k)
+        return VMRP_E_NOMEM;
+    k->offset = off;
+    memcpy(k->id, id, HASH_SIZE);
+    k->size = size;
+    k->segment = segment;
     return VMRP_OK;
 }
 
-/* Binary search of n elements of `each` bytes sorted by a uint64_t offset
- * at their start: the index of the one at off, or n. */
-static size_t find_offset(const void *v, size_t n, size_t each, uint64_t off)
+static const known *known_find(const chunked *l, uint64_t off)
 {
-    const unsigned char *base = v;
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        uint64_t at;
-        memcpy(&at, base + mid * each, sizeof at);
-        if (at < off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    uint64_t at = 0;
-    if (lo < n)
-        memcpy(&at, base + lo * each, sizeof at);
-    return lo < n && at == off ? lo : n;
-}
-
-static const known *known_find(const known_list *l, uint64_t off)
-{
-    size_t i = find_offset(l->v, l->n, sizeof *l->v, off);
-    return i < l->n ? &l->v[i] : NULL;
+    size_t i = chunked_find_offset(l, off);
+    return i < l->n ? chunked_at(l, i) : NULL;
 }
 
 /* What verify keeps of a hash until it is compared (a Block_Id until the
@@ -185,23 +154,16 @@ typedef struct {
 } known_block;
 
 typedef struct {
-    known_block *v;
-    size_t n, cap;
+    chunked v; /* of known_block */
     fp_key key;
 } block_list;
 
 static int block_add(block_list *l, uint64_t off, const unsigned char id[HASH_SIZE],
                      uint32_t segment)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap + l->cap / 2 : 4096;
-        known_block *bigger = realloc(l->v, cap * sizeof *bigger);
-        if (!bigger)
-            return VMRP_E_NOMEM;
-        l->v = bigger;
-        l->cap = cap;
-    }
-    known_block *k = &l->v[l->n++];
+    known_block *k = chunked_push(&l->v);
+    if (!k)
+        return VMRP_E_NOMEM;
     k->offset = off;
     fingerprint(l->key, id, k->fp);
     k->segment = (uint16_t)segment; /* < Max_Points <= 65535 */
@@ -210,8 +172,8 @@ static int block_add(block_list *l, uint64_t off, const unsigned char id[HASH_SI
 
 static const known_block *block_find(const block_list *l, uint64_t off)
 {
-    size_t i = find_offset(l->v, l->n, sizeof *l->v, off);
-    return i < l->n ? &l->v[i] : NULL;
+    size_t i = chunked_find_offset(&l->v, off);
+    return i < l->v.n ? chunked_at(&l->v, i) : NULL;
 }
 
 /* Whether Block_Id id is the one block k was found to hold. */
@@ -301,9 +263,8 @@ typedef struct {
     int strict;
     unsigned char header_hash[HASH_SIZE];
     block_list blocks;
-    known_list files;
-    seg_record *seg; /* the segment's records so far, for its INDEX */
-    size_t nseg, capseg;
+    chunked files; /* of known */
+    chunked seg; /* of seg_record: the segment's records so far, for its INDEX */
     uint64_t seg_end; /* where the last of them ends */
     seg_map *maps;
     size_t nmaps, capmaps;
@@ -362,7 +323,7 @@ static void clear_segment(vstate *v)
     for (size_t i = 0; i < v->nmaps; i++)
         free(v->maps[i].stored);
     v->nmaps = 0;
-    v->nseg = 0;
+    chunked_clear(&v->seg);
     v->seg_end = v->segment_start;
     if (v->have_point)
         point_meta_clear(&v->point);
@@ -569,14 +530,15 @@ static void index_check_unit(vstate *v, index_check *ic, const unsigned char *un
     if (index_walk_entry(&ic->walk, unit, &ref, &ic->why) != VMRP_OK)
         return;
     size_t i = ic->walk.seen - 1;
-    if (i >= v->nseg || ic->differs != UINT64_MAX)
+    if (i >= v->seg.n || ic->differs != UINT64_MAX)
         return;
+    const seg_record *mine = chunked_at(&v->seg, i);
     unsigned char fp[FP_SIZE];
     fingerprint(v->blocks.key, ref.hash, fp);
-    if (ref.offset != ic->at || ref.size != v->seg[i].size || ref.type != v->seg[i].type ||
-        memcmp(fp, v->seg[i].fp, FP_SIZE) != 0)
+    if (ref.offset != ic->at || ref.size != mine->size || ref.type != mine->type ||
+        memcmp(fp, mine->fp, FP_SIZE) != 0)
         ic->differs = ic->at;
-    ic->at += v->seg[i].size;
+    ic->at += mine->size;
 }
 
 static void index_check_feed(vstate *v, index_check *ic, const unsigned char *p, size_t n)
@@ -610,9 +572,9 @@ static int index_check_end(vstate *v, index_check *ic, uint64_t off)
         index_walk_end(&ic->walk, &ic->why);
     if (ic->why)
         return bad(v, off, "index: %s", ic->why);
-    if (ic->walk.count != v->nseg)
+    if (ic->walk.count != v->seg.n)
         return bad(v, off, "index lists %u records, the segment holds %zu", ic->walk.count,
-                   v->nseg);
+                   v->seg.n);
     if (ic->differs != UINT64_MAX)
         return bad(v, ic->differs,
                    "record does not match its index entry (damaged, altered or moved)");
@@ -700,10 +662,10 @@ static void vstate_free(vstate *v)
     clear_segment(v);
     crypt_free(v->ck);
     free(v->maps);
-    free(v->seg);
-    free(v->blocks.v);
+    chunked_free(&v->seg);
+    chunked_free(&v->blocks.v);
+    chunked_free(&v->files);
     sodium_memzero(v->blocks.key, sizeof v->blocks.key);
-    free(v->files.v);
     for (uint32_t k = 0; k < v->nnames; k++)
         free(v->names[k]);
     free(v->names);
@@ -751,15 +713,9 @@ static int push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
 {
     if (off != v->seg_end) /* the walk books records in file order */
         return bad(v, off, "record out of place in its segment");
-    if (v->nseg == v->capseg) {
-        size_t cap = v->capseg ? v->capseg + v->capseg / 2 : 4096;
-        seg_record *bigger = realloc(v->seg, cap * sizeof *bigger);
-        if (!bigger)
-            return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-        v->seg = bigger;
-        v->capseg = cap;
-    }
-    seg_record *rec = &v->seg[v->nseg++];
+    seg_record *rec = chunked_push(&v->seg);
+    if (!rec)
+        return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
     rec->size = size;
     rec->type = type;
     fingerprint(v->blocks.key, hash, rec->fp);
@@ -993,6 +949,9 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
 {
     vstate v;
     memset(&v, 0, sizeof v);
+    chunked_init(&v.blocks.v, sizeof(known_block));
+    chunked_init(&v.files, sizeof(known));
+    chunked_init(&v.seg, sizeof(seg_record));
     memset(rep, 0, sizeof *rep);
     err_clear(&r->err);
     v.r = r;

@@ -178,6 +178,23 @@ typedef struct {
                         checked by what it decodes to */
 } rec_ref;
 
+/* ---- chunked.c: a growable array whose elements never move ---- */
+typedef struct {
+    unsigned char **chunks;
+    size_t nchunks, capchunks;
+    size_t each; /* bytes per element */
+    size_t n;    /* elements */
+} chunked;
+void chunked_init(chunked *c, size_t each);
+/* Room for one more element at the end, or NULL when out of memory. */
+void *chunked_push(chunked *c);
+void *chunked_at(const chunked *c, size_t i); /* i < c->n */
+/* Elements that start with a uint64_t offset, in increasing order: the
+ * index of the one at off, or c->n. */
+size_t chunked_find_offset(const chunked *c, uint64_t off);
+void chunked_clear(chunked *c); /* no elements; memory kept for reuse */
+void chunked_free(chunked *c);
+
 /* ---- rectab.c: the reader's records by offset, about 5 bytes each ---- */
 typedef struct rectab rectab;
 rectab *rectab_new(void);
