@@ -144,6 +144,7 @@ int writer_index_add(vmrp_writer *w, const rec_ref *ref)
 typedef struct {
     vmrp_writer *w;
     hash_state *hash;
+    int write_failed; /* the archive, not the temporary file: already reported */
 } index_out;
 
 /* Hash and append bytes of the INDEX record. */
@@ -162,7 +163,9 @@ static int index_append(vmrp_writer *w, hash_state *st, const void *buf, size_t 
 static int index_entries_out(void *ctx, const unsigned char *entries, size_t count)
 {
     index_out *o = ctx;
-    return index_append(o->w, o->hash, entries, count * IX_ENTRY_SIZE);
+    int rc = index_append(o->w, o->hash, entries, count * IX_ENTRY_SIZE);
+    o->write_failed = rc != VMRP_OK;
+    return rc;
 }
 
 /* The INDEX is written as its entries are read back: the record header and
@@ -182,13 +185,14 @@ static int write_index(vmrp_writer *w, uint64_t point_offset, commit_info *c)
     c->index_offset = w->pos;
     c->index_size = RH_SIZE + len;
     int rc = index_append(w, &st, head, sizeof head);
-    index_out o = {w, &st};
-    if (rc == VMRP_OK && n)
-        rc = spill_each(w->entries, index_entries_out, &o);
-    if (rc < 0)
-        return spill_failed(w, rc, "read back");
     if (rc)
         return rc;
+    index_out o = {w, &st, 0};
+    if (n)
+        rc = spill_each(w->entries, index_entries_out, &o);
+    if (rc)
+        /* spill_each's own failures are -errno of the temporary file */
+        return o.write_failed ? rc : spill_failed(w, rc, "read back");
     hash_final(&st, c->index_hash);
     return VMRP_OK;
 }

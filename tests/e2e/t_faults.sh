@@ -63,6 +63,8 @@ while [ "$n" -le "$nwrites" ]; do
         tried=$((tried + 1))
         if [ "$rc" -ne 3 ]; then fail "write $n fails with $e: exit 3" "exit $rc"; fi
         grep -q "a.vmrp" err || fail "write $n fails with $e: message names the archive" "$(head -1 err)"
+        case $e in ENOSPC) why="No space left on device" ;; *) why="Input/output error" ;; esac
+        grep -q "$why" err || fail "write $n fails with $e: message says '$why'" "$(head -1 err)"
         intact a.vmrp "write $n fails with $e"
     done
     n=$((n + step))
