@@ -1,8 +1,9 @@
 /* blockmap.c - the collection's table of stored blocks, for deduplication.
  *
  * A cache, not a catalogue: a miss only costs a block stored twice, so the
- * table has a fixed upper size (vmrp_writer_options::dedup_memory_mib) and,
- * once there, a new id replaces an old one. That keeps a writer's memory
+ * table has a fixed upper size (vmrp_writer_options::dedup_memory_mib,
+ * which also holds the half-size table while the last doubling copies it)
+ * and, once there, a new id replaces an old one. That keeps a writer's memory
  * bounded for any amount of data, where an exact table would grow by 40
  * bytes per distinct block for ever.
  *
@@ -38,8 +39,11 @@ blocktab *blocktab_new(size_t max_bytes)
     blocktab *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    /* The last doubling holds the half-size table beside the full one:
+     * both fit in max_bytes. */
     t->max_cap = FIRST_SLOTS;
-    while (t->max_cap * 2 <= max_bytes / sizeof(slot) && t->max_cap < ((size_t)1 << 40))
+    while (t->max_cap <= SIZE_MAX / 4 / sizeof(slot) &&
+           t->max_cap * 2 * 3 / 2 <= max_bytes / sizeof(slot))
         t->max_cap *= 2;
     t->cap = FIRST_SLOTS;
     t->slots = calloc(t->cap, sizeof *t->slots);

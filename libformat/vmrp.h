@@ -341,10 +341,11 @@ typedef struct {
     uint32_t threads;
     /** Upper bound, in MiB, of the table that finds blocks already stored
      *  (deduplication), 1..65536; 0 means 64. It takes 40 bytes per
-     *  Block_Id, in a power-of-two number of slots within the bound (at the
-     *  default, 1,048,576 ids: 64 GiB of distinct data at 64 KiB blocks).
-     *  When it is full, new ids replace old ones: later copies of a
-     *  replaced block are stored again, and the archive stays correct.
+     *  Block_Id, in the largest power-of-two number of slots that fits in
+     *  the bound with the half-size table it replaces while it last doubles
+     *  (at the default, 1,048,576 ids: 64 GiB of distinct data at 64 KiB
+     *  blocks). When it is full, new ids replace old ones: later copies of
+     *  a replaced block are stored again, which the format allows (5.1).
      *  Unchanged blocks of an incremental point are found from the previous
      *  point's map and never depend on it. */
     uint32_t dedup_memory_mib;

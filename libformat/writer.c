@@ -313,9 +313,9 @@ static int writer_setup(vmrp_writer *w, const char *label, const vmrp_writer_opt
             return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     if (!w->worker_codecs)
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
-    w->blocks = blocktab_new((size_t)(o->dedup_memory_mib ? o->dedup_memory_mib
-                                                          : DEDUP_MEMORY_MIB_DEFAULT)
-                             << 20);
+    uint64_t dedup_bytes =
+        (uint64_t)(o->dedup_memory_mib ? o->dedup_memory_mib : DEDUP_MEMORY_MIB_DEFAULT) << 20;
+    w->blocks = blocktab_new(dedup_bytes > SIZE_MAX ? SIZE_MAX : (size_t)dedup_bytes);
     w->files = blocktab_new(FILES_TABLE_BYTES);
     if (!w->label || !w->codec || !w->blocks || !w->files)
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
