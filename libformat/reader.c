@@ -305,7 +305,11 @@ static int read_commit(vmrp_reader *r, uint64_t at, commit_info *c)
 static int keep_record(vmrp_reader *r, rec_ref *ref, uint16_t k, size_t *cap)
 {
     ref->segment = k;
-    if (rectab_add(r->table, ref) != VMRP_OK)
+    int rc = rectab_add(r->table, ref);
+    if (rc == VMRP_E_CORRUPT) /* commits chain segments in order: not seen */
+        return err_set(&r->err, rc, "%s: record at offset %llu listed out of order", r->label,
+                       (unsigned long long)ref->offset);
+    if (rc)
         return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     if (ref->type == REC_BLOCK) {
         r->nblocks++;
