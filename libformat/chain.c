@@ -54,19 +54,6 @@ struct chain_s {
     size_t nheap;
 };
 
-static uint64_t block_count(uint64_t size, uint32_t bs)
-{
-    return size / bs + (size % bs != 0);
-}
-
-static int find_disk(const point_meta *pm, const char *name)
-{
-    for (uint32_t d = 0; d < pm->info.disk_count; d++)
-        if (strcmp(pm->info.disks[d].name, name) == 0)
-            return (int)d;
-    return -1;
-}
-
 static int find_family(const point_meta *pm, const unsigned char family[ID_SIZE])
 {
     for (uint32_t d = 0; d < pm->info.disk_count; d++)
@@ -309,7 +296,7 @@ int chain_open(vmrp_reader *r, uint32_t pi, const char *name, int validate, map_
     *out = NULL;
     if (pi >= r->npoints)
         return err_set(&r->err, VMRP_E_NOT_FOUND, "%s: no point %u", r->label, pi + 1);
-    int d = find_disk(&r->points[pi], name);
+    int d = point_find_disk(&r->points[pi], name);
     if (d < 0)
         return err_set(&r->err, VMRP_E_NOT_FOUND, "%s: point %s (%u) has no disk '%s'", r->label,
                        r->points[pi].info.name, pi + 1, name);
@@ -327,7 +314,7 @@ int chain_open_latest(vmrp_reader *r, const char *name, int validate, map_chain 
     *latest = NULL;
     *included = NULL;
     for (int64_t k = (int64_t)r->npoints - 1; k >= 0; k--) {
-        int d = find_disk(&r->points[k], name);
+        int d = point_find_disk(&r->points[k], name);
         if (d < 0)
             continue;
         if (!*latest)

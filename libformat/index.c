@@ -3,7 +3,9 @@
  * An INDEX may list up to 2^26 records (3 GiB), so readers walk it in
  * pieces: index_walk_begin() on its 16-byte header, index_walk_entry() on
  * each 48-byte entry in order, index_walk_end() after the last. The walk
- * holds no entry; index_parse() builds the whole list on top of it.
+ * holds no entry; index_parse() builds the whole list on top of it, and
+ * index_stream takes the record as it is read, in pieces of any size,
+ * hashing it on the way (the reader opening an archive, verify).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -73,19 +75,78 @@ int index_walk_end(const index_walk *w, const char **why)
     return VMRP_OK;
 }
 
-int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_ref **out,
-                size_t *count, uint64_t *point_offset, const char **why)
+void index_stream_init(index_stream *s, const unsigned char header[RH_SIZE], uint64_t len,
+                       const commit_info *c, int strict)
 {
-    return index_parse_ex(p, len, c, 1, out, count, point_offset, why);
+    memset(s, 0, sizeof *s);
+    s->c = *c;
+    s->strict = strict;
+    s->len = len;
+    hash_init(&s->hs);
+    hash_update(&s->hs, header, RH_SIZE);
 }
 
-int index_parse_ex(const unsigned char *p, size_t len, const commit_info *c, int strict,
-                   rec_ref **out, size_t *count, uint64_t *point_offset, const char **why)
+/* One whole header or entry. */
+static int stream_unit(index_stream *s, const unsigned char *unit, index_entry_fn fn, void *ctx)
+{
+    if (s->taken == IX_HEADER_SIZE) {
+        index_walk_begin(&s->walk, unit, s->len, &s->c, s->strict, &s->why);
+        return 0;
+    }
+    rec_ref ref;
+    if (index_walk_entry(&s->walk, unit, &ref, &s->why) != VMRP_OK || !fn)
+        return 0;
+    return fn(ctx, &ref, s->walk.seen - 1);
+}
+
+int index_stream_feed(index_stream *s, const unsigned char *p, size_t n, index_entry_fn fn,
+                      void *ctx)
+{
+    hash_update(&s->hs, p, n);
+    while (n > 0 && !s->why) {
+        size_t need = s->taken < IX_HEADER_SIZE ? IX_HEADER_SIZE : IX_ENTRY_SIZE;
+        size_t take = need - s->nunit < n ? need - s->nunit : n;
+        const unsigned char *unit = p;
+        if (s->nunit || take < need) { /* cut between pieces: gather it */
+            memcpy(s->unit + s->nunit, p, take);
+            s->nunit += take;
+            unit = s->unit;
+        }
+        p += take;
+        n -= take;
+        s->taken += take;
+        if (unit == s->unit && s->nunit < need)
+            break; /* the rest comes with the next piece */
+        s->nunit = 0;
+        int rc = stream_unit(s, unit, fn, ctx);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int index_stream_header_read(const index_stream *s)
+{
+    return !s->why && s->taken >= IX_HEADER_SIZE;
+}
+
+const char *index_stream_end(index_stream *s, unsigned char hash[HASH_SIZE])
+{
+    hash_final(&s->hs, hash);
+    if (!s->why && s->taken < IX_HEADER_SIZE) /* shorter than its header */
+        index_walk_begin(&s->walk, s->unit, s->len, &s->c, s->strict, &s->why);
+    if (!s->why)
+        index_walk_end(&s->walk, &s->why);
+    return s->why;
+}
+
+int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_ref **out,
+                size_t *count, uint64_t *point_offset, const char **why)
 {
     index_walk w;
     *out = NULL;
     *count = 0;
-    int rc = index_walk_begin(&w, p, len, c, strict, why);
+    int rc = index_walk_begin(&w, p, len, c, 1, why);
     if (rc)
         return rc;
     *point_offset = w.point_offset;

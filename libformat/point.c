@@ -32,6 +32,14 @@ static char *copy_str(char **strings, const unsigned char *src, size_t n)
     return dst;
 }
 
+int point_find_disk(const point_meta *pm, const char *name)
+{
+    for (uint32_t d = 0; d < pm->info.disk_count; d++)
+        if (strcmp(pm->info.disks[d].name, name) == 0)
+            return (int)d;
+    return -1;
+}
+
 void point_meta_clear(point_meta *m)
 {
     if (m->disk_meta)

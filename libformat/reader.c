@@ -31,7 +31,7 @@ static void reader_reset(vmrp_reader *r)
     r->table = NULL;
     free(r->recs);
     r->recs = NULL;
-    r->nrecs = 0;
+    r->nrecs = r->caprecs = 0;
     r->nblocks = 0;
     if (r->own_fd && r->fd >= 0)
         close(r->fd);
@@ -301,33 +301,42 @@ static int read_commit(vmrp_reader *r, uint64_t at, commit_info *c)
     return VMRP_OK;
 }
 
-/* Add a record of segment k to the reader's tables. */
-static int keep_record(vmrp_reader *r, rec_ref *ref, uint16_t k, size_t *cap)
+typedef struct {
+    vmrp_reader *r;
+    uint16_t segment;
+} keeping;
+
+/* Add a record of the INDEX being read to the reader's tables. */
+static int keep_record(void *ctx, const rec_ref *entry, uint32_t i)
 {
-    ref->segment = k;
-    int rc = rectab_add(r->table, ref);
+    keeping *kp = ctx;
+    vmrp_reader *r = kp->r;
+    rec_ref ref = *entry;
+    (void)i;
+    ref.segment = kp->segment;
+    int rc = rectab_add(r->table, &ref);
     if (rc == VMRP_E_CORRUPT) /* commits chain segments in order: not seen */
         return err_set(&r->err, rc, "%s: record at offset %llu listed out of order", r->label,
-                       (unsigned long long)ref->offset);
+                       (unsigned long long)ref.offset);
     if (rc)
         return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-    if (ref->type == REC_BLOCK) {
+    if (ref.type == REC_BLOCK) {
         r->nblocks++;
         return VMRP_OK;
     }
-    if (r->nrecs == *cap) {
-        size_t bigger_cap = *cap ? 2 * *cap : 64;
-        rec_ref *bigger = realloc(r->recs, bigger_cap * sizeof *bigger);
+    if (r->nrecs == r->caprecs) {
+        size_t cap = r->caprecs ? 2 * r->caprecs : 64;
+        rec_ref *bigger = realloc(r->recs, cap * sizeof *bigger);
         if (!bigger)
             return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
         r->recs = bigger;
-        *cap = bigger_cap;
+        r->caprecs = cap;
     }
-    r->recs[r->nrecs++] = *ref;
+    r->recs[r->nrecs++] = ref;
     return VMRP_OK;
 }
 
-#define INDEX_CHUNK_ENTRIES 21846u /* entries read at once: 1 MiB */
+#define INDEX_PIECE_BYTES ((size_t)1 << 20) /* read at once */
 
 /* Read and check the INDEX of segment k against its commit, in pieces so
  * that no copy of it is held whole; with `keep`, add its records to the
@@ -356,62 +365,40 @@ static int read_index(vmrp_reader *r, const commit_info *c, uint16_t k, int keep
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: index at offset %llu: header disagrees with the index",
                        r->label, at);
     /* The header check makes the payload the raw entries (codec none). */
-    size_t chunk = IX_ENTRY_SIZE * INDEX_CHUNK_ENTRIES;
-    unsigned char *buf = malloc(chunk);
+    unsigned char *buf = malloc(INDEX_PIECE_BYTES);
     if (!buf)
         return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-    hash_state hs;
-    hash_init(&hs);
-    hash_update(&hs, hdr, RH_SIZE);
-    index_walk walk;
-    const char *bad = NULL; /* the first problem in the entries */
-    unsigned char ihdr[IX_HEADER_SIZE];
+    index_stream st;
+    index_stream_init(&st, hdr, h.raw_size, c, r->strict);
+    keeping kp = {r, k};
     uint64_t pos = c->index_offset + RH_SIZE, end = c->index_offset + c->index_size;
-    size_t cap = r->nrecs;
-    if (h.raw_size < IX_HEADER_SIZE) {
-        bad = "index shorter than its header";
-    } else if ((rc = io_pread_full(r->fd, ihdr, IX_HEADER_SIZE, pos)) != 0) {
-        free(buf);
-        return io_fail(r, rc, pos);
-    } else {
-        hash_update(&hs, ihdr, IX_HEADER_SIZE);
-        pos += IX_HEADER_SIZE;
-        if (index_walk_begin(&walk, ihdr, h.raw_size, c, r->strict, &bad) == VMRP_OK && keep &&
-            rectab_reserve(r->table, walk.count) != VMRP_OK) {
-            free(buf);
-            return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-        }
-    }
-    while (pos < end) {
-        size_t len = end - pos < chunk ? (size_t)(end - pos) : chunk;
+    size_t piece = IX_HEADER_SIZE; /* the Index_Header first: it sizes the table */
+    while (rc == VMRP_OK && pos < end) {
+        size_t len = end - pos < piece ? (size_t)(end - pos) : piece;
         if ((rc = io_pread_full(r->fd, buf, len, pos)) != 0) {
-            free(buf);
-            return io_fail(r, rc, pos);
+            rc = io_fail(r, rc, pos);
+            break;
         }
-        hash_update(&hs, buf, len);
+        rc = index_stream_feed(&st, buf, len, keep ? keep_record : NULL, &kp);
+        if (rc == VMRP_OK && keep && piece == IX_HEADER_SIZE && index_stream_header_read(&st) &&
+            rectab_reserve(r->table, st.walk.count) != VMRP_OK)
+            rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
         pos += len;
-        for (size_t off = 0; !bad && off + IX_ENTRY_SIZE <= len; off += IX_ENTRY_SIZE) {
-            rec_ref ref;
-            if (index_walk_entry(&walk, buf + off, &ref, &bad) == VMRP_OK && keep &&
-                (rc = keep_record(r, &ref, k, &cap)) != VMRP_OK) {
-                free(buf);
-                return rc;
-            }
-        }
+        piece = INDEX_PIECE_BYTES;
     }
     free(buf);
+    if (rc)
+        return rc;
     unsigned char got[HASH_SIZE];
-    hash_final(&hs, got);
+    const char *bad = index_stream_end(&st, got);
     if (memcmp(got, c->index_hash, HASH_SIZE) != 0)
         return err_set(&r->err, VMRP_E_CORRUPT,
                        "%s: index at offset %llu: does not match its hash in the index (damaged or altered)",
                        r->label, at);
-    if (!bad)
-        index_walk_end(&walk, &bad);
     if (bad)
         return err_set(&r->err, VMRP_E_CORRUPT, "%s: index at offset %llu (point %u): %s", r->label,
                        at, c->sequence, bad);
-    *point_offset = walk.point_offset;
+    *point_offset = st.walk.point_offset;
     return VMRP_OK;
 }
 

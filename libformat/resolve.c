@@ -19,17 +19,9 @@
 
 #include "vmrp_private.h"
 
-static int find_disk(const point_meta *pm, const char *name)
-{
-    for (uint32_t d = 0; d < pm->info.disk_count; d++)
-        if (strcmp(pm->info.disks[d].name, name) == 0)
-            return (int)d;
-    return -1;
-}
-
 static const vmrp_disk_info *disk_of(const vmrp_reader *r, uint32_t pi, const char *name)
 {
-    int d = find_disk(&r->points[pi], name);
+    int d = point_find_disk(&r->points[pi], name);
     return d < 0 ? NULL : &r->points[pi].info.disks[d];
 }
 

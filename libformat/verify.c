@@ -352,7 +352,7 @@ static int check_disk_map(vstate *v, uint32_t d)
 {
     const vmrp_disk_info *di = &v->point.info.disks[d];
     const disk_meta *dm = &v->point.disk_meta[d];
-    uint64_t nblocks = di->size_bytes / v->block_size + (di->size_bytes % v->block_size != 0);
+    uint64_t nblocks = block_count(di->size_bytes, v->block_size);
     uint64_t seen = 0;
     int64_t prev = -1;
     for (uint32_t m = 0; m < dm->map_count; m++) {
@@ -485,100 +485,66 @@ static int check_point(vstate *v)
     return VMRP_OK;
 }
 
-/* A segment's INDEX is checked as it streams in, in pieces of any size:
- * it may list 2^26 records (3 GiB), and none of it is kept. Problems are
- * noted as they appear and reported by index_check_end(), once the record
- * is known to be whole (a cut one is an interrupted append, not damage). */
-/* 32 KiB: not a multiple of 48, so entries are cut between pieces all the
- * time, not only in rare INDEX sizes, and that path is always exercised. */
+/* A segment's INDEX is checked as it streams in (index_stream): it may
+ * list 2^26 records (3 GiB), and none of it is kept. Problems are noted as
+ * they appear and reported by index_check_end(), once the record is known
+ * to be whole (a cut one is an interrupted append, not damage).
+ * 32 KiB pieces: not a multiple of 48, so entries are cut between pieces
+ * all the time, not only in rare INDEX sizes, and that path is always
+ * exercised. */
 #define INDEX_PIECE (32u << 10)
 
 typedef struct {
-    commit_info c;    /* the segment and index offsets the entries must tile */
-    index_walk walk;
-    uint64_t len;     /* the payload's length */
-    uint64_t taken;   /* payload bytes taken so far */
-    unsigned char unit[IX_ENTRY_SIZE]; /* a header or entry cut between pieces */
-    size_t nunit;
-    const char *why;  /* the first problem of structure */
+    vstate *v;
+    index_stream s;
     uint64_t differs; /* the offset of the first record unlike its entry */
     uint64_t at;      /* the offset of the next record of the segment */
-    hash_state hs;    /* its Record_Hash, header included */
 } index_check;
 
 static void index_check_init(vstate *v, index_check *ic, uint64_t off,
                              const unsigned char header[RH_SIZE], uint64_t len)
 {
-    memset(ic, 0, sizeof *ic);
-    ic->c.segment_offset = v->segment_start;
-    ic->c.index_offset = off;
-    ic->len = len;
+    commit_info c = {0};
+    c.segment_offset = v->segment_start;
+    c.index_offset = off;
+    index_stream_init(&ic->s, header, len, &c, v->strict);
+    ic->v = v;
     ic->differs = UINT64_MAX;
     ic->at = v->segment_start;
-    hash_init(&ic->hs);
-    hash_update(&ic->hs, header, RH_SIZE);
 }
 
-/* One whole header or entry. */
-static void index_check_unit(vstate *v, index_check *ic, const unsigned char *unit)
+/* Entry i against the segment's record i, as the walk booked it. */
+static int index_check_entry(void *ctx, const rec_ref *ref, uint32_t i)
 {
-    if (ic->taken == IX_HEADER_SIZE) {
-        index_walk_begin(&ic->walk, unit, ic->len, &ic->c, v->strict, &ic->why);
-        return;
-    }
-    rec_ref ref;
-    if (index_walk_entry(&ic->walk, unit, &ref, &ic->why) != VMRP_OK)
-        return;
-    size_t i = ic->walk.seen - 1;
+    index_check *ic = ctx;
+    const vstate *v = ic->v;
     if (i >= v->seg.n || ic->differs != UINT64_MAX)
-        return;
+        return VMRP_OK;
     const seg_record *mine = chunked_at(&v->seg, i);
     unsigned char fp[FP_SIZE];
-    fingerprint(v->blocks.key, ref.hash, fp);
-    if (ref.offset != ic->at || ref.size != mine->size || ref.type != mine->type ||
+    fingerprint(v->blocks.key, ref->hash, fp);
+    if (ref->offset != ic->at || ref->size != mine->size || ref->type != mine->type ||
         memcmp(fp, mine->fp, FP_SIZE) != 0)
         ic->differs = ic->at;
     ic->at += mine->size;
+    return VMRP_OK;
 }
 
-static void index_check_feed(vstate *v, index_check *ic, const unsigned char *p, size_t n)
+/* After the whole payload: the problems, in the order a reader meets them,
+ * and the INDEX's Record_Hash. */
+static int index_check_end(vstate *v, index_check *ic, uint64_t off,
+                           unsigned char hash[HASH_SIZE])
 {
-    hash_update(&ic->hs, p, n);
-    while (n > 0 && !ic->why) {
-        size_t need = ic->taken < IX_HEADER_SIZE ? IX_HEADER_SIZE : IX_ENTRY_SIZE;
-        size_t take = need - ic->nunit < n ? need - ic->nunit : n;
-        const unsigned char *unit = p;
-        if (ic->nunit || take < need) {
-            memcpy(ic->unit + ic->nunit, p, take);
-            ic->nunit += take;
-            unit = ic->unit;
-        }
-        p += take;
-        n -= take;
-        ic->taken += take;
-        if (unit == p - take || ic->nunit == need) {
-            ic->nunit = 0;
-            index_check_unit(v, ic, unit);
-        }
-    }
-}
-
-/* After the whole payload: the problems, in the order a reader meets them. */
-static int index_check_end(vstate *v, index_check *ic, uint64_t off)
-{
-    if (!ic->why && ic->taken < IX_HEADER_SIZE)
-        index_walk_begin(&ic->walk, ic->unit, ic->len, &ic->c, v->strict, &ic->why);
-    if (!ic->why)
-        index_walk_end(&ic->walk, &ic->why);
-    if (ic->why)
-        return bad(v, off, "index: %s", ic->why);
-    if (ic->walk.count != v->seg.n)
-        return bad(v, off, "index lists %u records, the segment holds %zu", ic->walk.count,
+    const char *why = index_stream_end(&ic->s, hash);
+    if (why)
+        return bad(v, off, "index: %s", why);
+    if (ic->s.walk.count != v->seg.n)
+        return bad(v, off, "index lists %u records, the segment holds %zu", ic->s.walk.count,
                    v->seg.n);
     if (ic->differs != UINT64_MAX)
         return bad(v, ic->differs,
                    "record does not match its index entry (damaged, altered or moved)");
-    if (!v->have_point || ic->walk.point_offset != v->point_offset)
+    if (!v->have_point || ic->s.walk.point_offset != v->point_offset)
         return bad(v, off, "index names no valid point record");
     return VMRP_OK;
 }
@@ -1062,7 +1028,8 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             got = stream_read(&s, v.payload + RH_SIZE + at, chunk);
             keep_last8(last8, &nlast, v.payload + RH_SIZE + at, (size_t)(s.pos - before));
             if (streamed)
-                index_check_feed(&v, &ic, v.payload + RH_SIZE, (size_t)(s.pos - before));
+                index_stream_feed(&ic.s, v.payload + RH_SIZE, (size_t)(s.pos - before),
+                                  index_check_entry, &ic);
             have += chunk;
         }
         if (got == VMRP_E_NOMEM) {
@@ -1088,7 +1055,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
                 rc = bad(&v, off, "two indexes in one segment");
                 break;
             }
-            if ((rc = index_check_end(&v, &ic, off)) != 0)
+            if ((rc = index_check_end(&v, &ic, off, index_hash)) != 0)
                 break;
             if (v.deferred_rc) { /* the key record is as written: the key is wrong */
                 rep->error_point = v.points + 1;
@@ -1097,7 +1064,6 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             }
             index_offset = off;
             index_size = RH_SIZE + h.stored_size;
-            hash_final(&ic.hs, index_hash);
         } else if (h.type == REC_COMMIT) {
             if (!index_offset) {
                 rc = bad(&v, off, "commit without an index before it");

@@ -296,6 +296,13 @@ int point_parse(const unsigned char *p, size_t len, point_meta *out, const char 
 int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *out,
                    const char **why);
 void point_meta_clear(point_meta *m);
+/* The index of the disk named `name` in the point, or -1. */
+int point_find_disk(const point_meta *pm, const char *name);
+/* Blocks of a disk of `size` bytes: the last one may be partial. */
+static inline uint64_t block_count(uint64_t size, uint32_t block_size)
+{
+    return size / block_size + (size % block_size != 0);
+}
 
 /* ---- commit.c: file header and COMMIT record ---- */
 typedef struct {
@@ -333,12 +340,37 @@ int index_walk_entry(index_walk *w, const unsigned char e[IX_ENTRY_SIZE], rec_re
                      const char **why);
 int index_walk_end(const index_walk *w, const char **why);
 
-/* Decode an INDEX payload and check that its entries tile
+/* An INDEX record taken as it is read, in pieces of any size (a header or
+ * entry cut between two pieces is gathered): its entries are walked and
+ * handed to fn, and the record is hashed. The first problem of structure
+ * stops the walk, not the hashing; index_stream_end() returns it (NULL
+ * when the INDEX holds) after the whole payload, with the Record_Hash, so
+ * that the caller ranks it against what else it checks. */
+typedef struct {
+    commit_info c; /* the segment and index offsets the entries must tile */
+    int strict;
+    index_walk walk;
+    uint64_t len;   /* the payload's length */
+    uint64_t taken; /* payload bytes taken */
+    unsigned char unit[IX_ENTRY_SIZE];
+    size_t nunit;
+    const char *why;
+    hash_state hs;
+} index_stream;
+/* Entry i, checked; a non-zero return stops index_stream_feed() with it. */
+typedef int (*index_entry_fn)(void *ctx, const rec_ref *entry, uint32_t i);
+void index_stream_init(index_stream *s, const unsigned char header[RH_SIZE], uint64_t len,
+                       const commit_info *c, int strict);
+int index_stream_feed(index_stream *s, const unsigned char *p, size_t n, index_entry_fn fn,
+                      void *ctx);
+/* 1 once the 16-byte Index_Header has been taken and holds (walk.count). */
+int index_stream_header_read(const index_stream *s);
+const char *index_stream_end(index_stream *s, unsigned char hash[HASH_SIZE]);
+
+/* Decode a whole INDEX payload and check that its entries tile
  * [c->segment_offset, c->index_offset) with exactly one POINT record. */
 int index_parse(const unsigned char *p, size_t len, const commit_info *c, rec_ref **out,
                 size_t *count, uint64_t *point_offset, const char **why);
-int index_parse_ex(const unsigned char *p, size_t len, const commit_info *c, int strict,
-                   rec_ref **out, size_t *count, uint64_t *point_offset, const char **why);
 
 /* Parse a file header; checks magic, version, features, hash. */
 int header_parse(const unsigned char in[FH_SIZE], vmrp_collection_info *info, const char **why);
@@ -367,7 +399,7 @@ struct vmrp_reader_s {
     uint32_t npoints;
     rectab *table;  /* every committed record, sorted by offset */
     rec_ref *recs;  /* every committed record but BLOCKs, with its hash */
-    size_t nrecs;
+    size_t nrecs, caprecs;
     size_t nblocks; /* BLOCK records in table */
     codec_ctx *codec;
     int strict; /* the file's minor version is not newer than ours */

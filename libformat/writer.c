@@ -176,7 +176,7 @@ int writer_ready(vmrp_writer *w)
     return VMRP_OK;
 }
 
-static int append_bytes(vmrp_writer *w, const void *buf, size_t len)
+int writer_append_bytes(vmrp_writer *w, const void *buf, size_t len)
 {
     int rc = io_write_full(w->fd, buf, len);
     if (rc)
@@ -232,7 +232,7 @@ int writer_append_built(vmrp_writer *w, uint8_t type, const unsigned char *recs,
             return rc;
         at += sizes[i];
     }
-    return append_bytes(w, recs, len);
+    return writer_append_bytes(w, recs, len);
 }
 
 int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, size_t raw_len,
@@ -341,7 +341,7 @@ static int start_collection(vmrp_writer *w)
     w->stats.created = 1;
     w->rollback = 1;
     w->rollback_size = 0; /* no commit: nothing of this file was committed */
-    int rc = append_bytes(w, w->header, FH_SIZE);
+    int rc = writer_append_bytes(w, w->header, FH_SIZE);
     w->base = FH_SIZE;
     if (rc || !w->encrypt_new)
         return rc;

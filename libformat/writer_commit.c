@@ -151,13 +151,7 @@ typedef struct {
 static int index_append(vmrp_writer *w, hash_state *st, const void *buf, size_t len)
 {
     hash_update(st, buf, len);
-    int rc = io_write_full(w->fd, buf, len);
-    if (rc)
-        return writer_fail(w, VMRP_E_IO, "%s: write error at offset %llu: %s", w->label,
-                           (unsigned long long)w->pos, strerror(-rc));
-    w->pos += len;
-    w->stats.bytes_written += len;
-    return VMRP_OK;
+    return writer_append_bytes(w, buf, len);
 }
 
 static int index_entries_out(void *ctx, const unsigned char *entries, size_t count)
@@ -290,12 +284,8 @@ int vmrp_writer_commit(vmrp_writer *w)
             return writer_fail(w, rc, "%s: signing the commit failed", w->label);
         commit_encode(rec, &c);
     }
-    rc = io_write_full(w->fd, rec, sizeof rec);
-    if (rc)
-        return writer_fail(w, VMRP_E_IO, "%s: write error at offset %llu: %s", w->label,
-                           (unsigned long long)w->pos, strerror(-rc));
-    w->pos += sizeof rec;
-    w->stats.bytes_written += sizeof rec;
+    if ((rc = writer_append_bytes(w, rec, sizeof rec)) != 0)
+        return rc;
     if ((rc = sync_or_fail(w)) != 0)
         return rc;
     if (w->created && !w->stream && (rc = io_sync_parent(w->path)) != 0)

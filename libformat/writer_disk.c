@@ -446,7 +446,7 @@ static int read_disk(disk_job *j, int fd)
 {
     vmrp_writer *w = j->w;
     const uint64_t bs = w->block_size, size = j->d->size;
-    const uint64_t nblocks = size / bs + (size % bs != 0);
+    const uint64_t nblocks = block_count(size, bs);
     batch b[2];
     memset(b, 0, sizeof b);
     const size_t cap = BATCH_BYTES / bs ? BATCH_BYTES / bs : 1;
@@ -515,12 +515,12 @@ static int ranges_to_windows(vmrp_writer *w, const vmrp_extent *ranges, size_t n
             continue;
         uint64_t end = size - ranges[i].offset < ranges[i].length ? size : ranges[i].offset + ranges[i].length;
         win[m][0] = ranges[i].offset / bs;
-        win[m][1] = end / bs + (end % bs != 0);
+        win[m][1] = block_count(end, bs);
         m++;
     }
     if (size > prev_size) {
         win[m][0] = prev_size / bs; /* a partial last block may have grown */
-        win[m][1] = size / bs + (size % bs != 0);
+        win[m][1] = block_count(size, bs);
         m++;
     }
     /* insertion sort: range lists are short and usually sorted already */

@@ -106,6 +106,8 @@ int writer_set_index_spill(vmrp_writer *w, size_t keep, const char *dir);
 int writer_index_add(vmrp_writer *w, const rec_ref *ref);
 
 int writer_fail(vmrp_writer *w, int code, const char *fmt, ...) VMRP_PRINTF(3, 4);
+/* Append bytes at w->pos, counting them; a failure names the offset. */
+int writer_append_bytes(vmrp_writer *w, const void *buf, size_t len);
 int writer_ready(vmrp_writer *w);
 /* Compress (with `codec`), frame, hash, index and append one record. */
 int writer_put_record(vmrp_writer *w, uint8_t type, int codec, const void *raw, size_t raw_len,
