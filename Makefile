@@ -99,7 +99,7 @@ deps:
 	else echo "build dependencies: all present"; fi
 
 # ---- tests ----
-$(B)/unit/%: tests/unit/%.c $(B)/libvmrp.a tests/unit/unit.h
+$(B)/unit/%: tests/unit/%.c $(B)/libvmrp.a tests/unit/unit.h tests/unit/unit_verify.h
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -Itests/unit -o $@ $< $(B)/libvmrp.a $(LDFLAGS) $(CHECK_LIBS) $(LIBS)
 

@@ -135,6 +135,10 @@ static int cursor_step(map_cursor *c, int *have)
     else if (e->record != 0) {
         rec_ref block;
         const rec_ref *br = reader_find_record(r, e->record, &block);
+        if (!br && r->find_failed) {
+            cursor_clear(c);
+            return r->find_failed;
+        }
         if (!br || br->type != REC_BLOCK || br->offset >= pm->index_offset)
             bad = "entry names no BLOCK record";
     }

@@ -145,12 +145,11 @@ int vmrp_reader_find_point(vmrp_reader *r, const char *spec, uint32_t *index)
                    r->label, spec, r->npoints, r->npoints);
 }
 
-const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset, rec_ref *out)
+const rec_ref *reader_find_record(vmrp_reader *r, uint64_t offset, rec_ref *out)
 {
-    if (!r->table || !rectab_find(r->table, offset, out))
-        return NULL;
-    if (out->type == REC_BLOCK)
-        return out;
+    r->find_failed = 0;
+    /* the few records kept with their hash first: only BLOCKs are left to
+     * the table, which reads them back from the archive's INDEX */
     size_t lo = 0, hi = r->nrecs;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -159,10 +158,16 @@ const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset, rec_ref
         else
             hi = mid;
     }
-    if (lo == r->nrecs || r->recs[lo].offset != offset)
-        return NULL; /* cannot happen: both tables come from the same entries */
-    *out = r->recs[lo];
-    return out;
+    if (lo < r->nrecs && r->recs[lo].offset == offset) {
+        *out = r->recs[lo];
+        return out;
+    }
+    int found = r->table ? rectab_find(r->table, offset, out) : 0;
+    if (found < 0) {
+        r->find_failed = err_set(&r->err, found, "%s: %s", r->label, rectab_why(r->table));
+        return NULL;
+    }
+    return found && out->type == REC_BLOCK ? out : NULL;
 }
 
 static int io_fail(vmrp_reader *r, int neg_errno, uint64_t off)
@@ -304,6 +309,7 @@ static int read_commit(vmrp_reader *r, uint64_t at, commit_info *c)
 typedef struct {
     vmrp_reader *r;
     uint16_t segment;
+    uint64_t entries; /* archive offset of the INDEX's first entry */
 } keeping;
 
 /* Add a record of the INDEX being read to the reader's tables. */
@@ -312,9 +318,8 @@ static int keep_record(void *ctx, const rec_ref *entry, uint32_t i)
     keeping *kp = ctx;
     vmrp_reader *r = kp->r;
     rec_ref ref = *entry;
-    (void)i;
     ref.segment = kp->segment;
-    int rc = rectab_add(r->table, &ref);
+    int rc = rectab_add(r->table, &ref, kp->entries + (uint64_t)i * IX_ENTRY_SIZE);
     if (rc == VMRP_E_CORRUPT) /* commits chain segments in order: not seen */
         return err_set(&r->err, rc, "%s: record at offset %llu listed out of order", r->label,
                        (unsigned long long)ref.offset);
@@ -370,7 +375,7 @@ static int read_index(vmrp_reader *r, const commit_info *c, uint16_t k, int keep
         return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     index_stream st;
     index_stream_init(&st, hdr, h.raw_size, c, r->strict);
-    keeping kp = {r, k};
+    keeping kp = {r, k, c->index_offset + RH_SIZE + IX_HEADER_SIZE};
     uint64_t pos = c->index_offset + RH_SIZE, end = c->index_offset + c->index_size;
     size_t piece = IX_HEADER_SIZE; /* the Index_Header first: it sizes the table */
     while (rc == VMRP_OK && pos < end) {
@@ -729,7 +734,7 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
     }
 
     r->points = calloc(n, sizeof *r->points);
-    r->table = rectab_new();
+    r->table = rectab_new(r->fd);
     if (!r->points || !r->table) {
         free(chain);
         return err_set(&r->err, VMRP_E_NOMEM, "out of memory");

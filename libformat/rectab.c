@@ -1,156 +1,241 @@
-/* rectab.c - the reader's table of committed records, about 5 bytes each.
+/* rectab.c - the reader's table of committed records, read back from the
+ * archive's own INDEX records.
  *
  * A reader looks up records by offset (a map entry names its BLOCK record
  * by offset) for as long as it is open, and an archive of a large disk
- * holds millions of them: 48-byte index entries would make memory grow by
- * 750 KiB per GiB of data at the default block size. Records tile their
- * segment, so a record's offset is its group's first offset plus the sizes
- * before it in the group: the table keeps a size and a type per record and,
- * every GROUP records and at each segment, the offset and segment number.
- * Record_Hashes are not kept: the reader keeps those of the few records it
- * authenticates by them (reader.c), and BLOCK records are checked against
- * their Block_Id instead (spec 7.1).
+ * holds millions of them. Any table in memory grows with the archive (a
+ * size and a type per record was still 80 MiB per TiB at 64 KiB blocks).
+ * But the INDEX records already list every record in offset order, 48
+ * bytes each, and they were checked against their commits when the archive
+ * was opened. So the table keeps only where each page of PAGE consecutive
+ * entries lies in the archive, the range of records it covers and their
+ * segment (40 bytes per 256 records), and reads pages back on demand into
+ * a cache of SLOTS pages (3 MiB). Restore and the chain walk look records
+ * up in increasing offset per point, so each page is read about once.
+ *
+ * A page read back is checked again: its entries must tile exactly the
+ * range recorded when it was authenticated. Record_Hashes are not used:
+ * the reader keeps those of the few records it authenticates by them
+ * (reader.c), and BLOCK records are checked against their Block_Id instead
+ * (spec 7.1), so an archive changed while it is open can make a lookup
+ * fail, never return data that was not written.
  */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmrp_private.h"
 
-#define GROUP 64 /* records per group at most: a lookup scans up to this many sizes */
+#define PAGE 256u  /* index entries per page: 12 KiB read at once */
+#define SLOTS 256u /* pages cached */
 
 typedef struct {
-    uint64_t offset; /* of the group's first record */
-    size_t first;    /* its index */
+    uint64_t first;     /* offset of its first record */
+    uint64_t end;       /* where its last record ends */
+    uint64_t index;     /* number of its first record in the table */
+    uint64_t entry_pos; /* archive offset of its first INDEX entry */
+    uint16_t count;     /* entries, 1..PAGE */
     uint16_t segment;
-} group;
+} page;
+
+typedef struct {
+    uint64_t page_no; /* + 1; 0: empty */
+    uint64_t used;    /* when it was last used, for eviction */
+    unsigned char *bytes;
+} slot;
 
 struct rectab {
-    uint32_t *sizes;
-    uint8_t *types;
-    size_t n, cap;
-    group *groups;
-    size_t ngroups, capgroups;
+    int fd;
+    page *pages;
+    size_t npages, cappages;
+    uint64_t n;   /* records */
     uint64_t end; /* where the last record ends */
+    slot slots[SLOTS];
+    uint64_t clock;
+    size_t last; /* the slot used last: most lookups hit it again */
+    int failed;  /* VMRP_E_* of the last page that could not be read back */
+    char why[200];
 };
 
-rectab *rectab_new(void)
+rectab *rectab_new(int fd)
 {
-    return calloc(1, sizeof(rectab));
+    rectab *t = calloc(1, sizeof *t);
+    if (t)
+        t->fd = fd;
+    return t;
 }
 
 void rectab_free(rectab *t)
 {
     if (!t)
         return;
-    free(t->sizes);
-    free(t->types);
-    free(t->groups);
+    for (size_t i = 0; i < SLOTS; i++)
+        free(t->slots[i].bytes);
+    free(t->pages);
     free(t);
 }
 
-size_t rectab_count(const rectab *t)
+uint64_t rectab_count(const rectab *t)
 {
     return t->n;
 }
 
-static int resize(void **p, size_t count, size_t each)
+const char *rectab_why(const rectab *t)
 {
-    void *bigger = realloc(*p, count * each);
-    if (!bigger)
-        return VMRP_E_NOMEM;
-    *p = bigger;
-    return VMRP_OK;
+    return t->why;
 }
 
 int rectab_reserve(rectab *t, size_t more)
 {
-    if (more > SIZE_MAX / 8 - t->n)
+    /* one page per PAGE records, plus the new segment's partial one */
+    size_t want = t->npages + more / PAGE + 2;
+    if (want <= t->cappages)
+        return VMRP_OK;
+    if (want > SIZE_MAX / sizeof *t->pages)
         return VMRP_E_NOMEM;
-    size_t want = t->n + more;
-    if (want > t->cap) {
-        if (resize((void **)&t->sizes, want, sizeof *t->sizes) ||
-            resize((void **)&t->types, want, sizeof *t->types))
-            return VMRP_E_NOMEM;
-        t->cap = want;
-    }
-    /* one group per GROUP records, plus the new segment's partial one */
-    size_t groups = t->ngroups + more / GROUP + 2;
-    if (groups > t->capgroups) {
-        if (resize((void **)&t->groups, groups, sizeof *t->groups))
-            return VMRP_E_NOMEM;
-        t->capgroups = groups;
-    }
+    page *bigger = realloc(t->pages, want * sizeof *bigger);
+    if (!bigger)
+        return VMRP_E_NOMEM;
+    t->pages = bigger;
+    t->cappages = want;
     return VMRP_OK;
 }
 
-int rectab_add(rectab *t, const rec_ref *ref)
+int rectab_add(rectab *t, const rec_ref *ref, uint64_t entry_pos)
 {
-    if (t->n && ref->offset <= t->end - t->sizes[t->n - 1])
+    if (t->n && ref->offset < t->end)
         return VMRP_E_CORRUPT; /* offsets must increase */
-    int rc = VMRP_OK;
-    if (t->n == t->cap)
-        rc = rectab_reserve(t, t->cap ? t->cap : 256);
-    else if (t->ngroups == t->capgroups)
-        rc = rectab_reserve(t, GROUP);
-    if (rc)
-        return rc;
-    const group *last = t->ngroups ? &t->groups[t->ngroups - 1] : NULL;
-    if (!last || ref->offset != t->end || ref->segment != last->segment ||
-        t->n - last->first == GROUP)
-        t->groups[t->ngroups++] = (group){ref->offset, t->n, ref->segment};
-    t->sizes[t->n] = ref->size;
-    t->types[t->n] = ref->type;
+    page *last = t->npages ? &t->pages[t->npages - 1] : NULL;
+    if (!last || last->count == PAGE || ref->offset != t->end || ref->segment != last->segment ||
+        entry_pos != last->entry_pos + (uint64_t)last->count * IX_ENTRY_SIZE) {
+        if (t->npages == t->cappages) {
+            size_t more = t->cappages ? t->cappages * PAGE : 64 * PAGE;
+            if (rectab_reserve(t, more))
+                return VMRP_E_NOMEM;
+        }
+        last = &t->pages[t->npages++];
+        *last = (page){ref->offset, ref->offset, t->n, entry_pos, 0, ref->segment};
+    }
+    last->count++;
+    last->end = ref->offset + ref->size;
     t->n++;
-    t->end = ref->offset + ref->size;
+    t->end = last->end;
     return VMRP_OK;
 }
 
-/* Fill out for record i of group g, whose offset is at. */
-static void fill(const rectab *t, const group *g, size_t i, uint64_t at, rec_ref *out)
+/* The page's entries, read back and checked, or NULL (t->why). */
+static const unsigned char *load(rectab *t, size_t p)
+{
+    t->clock++;
+    slot *s = &t->slots[t->last];
+    if (s->page_no == p + 1) {
+        s->used = t->clock;
+        return s->bytes;
+    }
+    size_t victim = 0;
+    for (size_t i = 0; i < SLOTS; i++) {
+        if (t->slots[i].page_no == p + 1) {
+            t->last = i;
+            t->slots[i].used = t->clock;
+            return t->slots[i].bytes;
+        }
+        if (t->slots[i].used < t->slots[victim].used)
+            victim = i;
+    }
+    s = &t->slots[victim];
+    s->page_no = 0;
+    if (!s->bytes && !(s->bytes = malloc(PAGE * IX_ENTRY_SIZE))) {
+        t->failed = VMRP_E_NOMEM;
+        snprintf(t->why, sizeof t->why, "out of memory");
+        return NULL;
+    }
+    const page *pg = &t->pages[p];
+    int rc = io_pread_full(t->fd, s->bytes, (size_t)pg->count * IX_ENTRY_SIZE, pg->entry_pos);
+    if (rc) {
+        t->failed = VMRP_E_IO;
+        snprintf(t->why, sizeof t->why, "reading the index entries at offset %llu: %s",
+                 (unsigned long long)pg->entry_pos, strerror(-rc));
+        return NULL;
+    }
+    uint64_t at = pg->first;
+    for (size_t i = 0; i < pg->count; i++) {
+        const unsigned char *e = s->bytes + i * IX_ENTRY_SIZE;
+        uint32_t size = le32_load(e + IXE_OFF_SIZE);
+        if (le64_load(e + IXE_OFF_OFFSET) != at || size < RH_SIZE + 1 || at + size > pg->end)
+            break;
+        at += size;
+    }
+    if (at != pg->end) {
+        t->failed = VMRP_E_CORRUPT;
+        snprintf(t->why, sizeof t->why,
+                 "the index entries at offset %llu changed since the archive was opened",
+                 (unsigned long long)pg->entry_pos);
+        return NULL;
+    }
+    s->page_no = p + 1;
+    s->used = t->clock;
+    t->last = victim;
+    return s->bytes;
+}
+
+static void fill(const page *pg, const unsigned char *e, rec_ref *out)
 {
     memset(out, 0, sizeof *out);
-    out->offset = at;
-    out->size = t->sizes[i];
-    out->type = t->types[i];
-    out->segment = g->segment;
+    out->offset = le64_load(e + IXE_OFF_OFFSET);
+    out->size = le32_load(e + IXE_OFF_SIZE);
+    out->type = e[IXE_OFF_TYPE];
+    out->segment = pg->segment;
     out->no_hash = 1;
 }
 
-/* The last group whose first record's offset (by_index: index) is at or
- * before key, or NULL. */
-static const group *group_of(const rectab *t, uint64_t key, int by_index)
+/* The last page whose first record (by_index: its number) is at or before
+ * key; npages when none is. */
+static size_t page_of(const rectab *t, uint64_t key, int by_index)
 {
-    size_t lo = 0, hi = t->ngroups;
+    size_t lo = 0, hi = t->npages;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if ((by_index ? (uint64_t)t->groups[mid].first : t->groups[mid].offset) <= key)
+        if ((by_index ? t->pages[mid].index : t->pages[mid].first) <= key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo ? &t->groups[lo - 1] : NULL;
+    return lo ? lo - 1 : t->npages;
 }
 
-int rectab_find(const rectab *t, uint64_t offset, rec_ref *out)
+int rectab_find(rectab *t, uint64_t offset, rec_ref *out)
 {
-    const group *g = group_of(t, offset, 0);
-    if (!g)
+    size_t p = page_of(t, offset, 0);
+    if (p == t->npages || offset >= t->pages[p].end)
         return 0;
-    size_t end = g + 1 < t->groups + t->ngroups ? g[1].first : t->n;
-    uint64_t at = g->offset;
-    for (size_t i = g->first; i < end && at <= offset; at += t->sizes[i++])
-        if (at == offset) {
-            fill(t, g, i, at, out);
-            return 1;
-        }
-    return 0;
+    const unsigned char *entries = load(t, p);
+    if (!entries)
+        return t->failed;
+    size_t lo = 0, hi = t->pages[p].count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (le64_load(entries + mid * IX_ENTRY_SIZE + IXE_OFF_OFFSET) < offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == t->pages[p].count ||
+        le64_load(entries + lo * IX_ENTRY_SIZE + IXE_OFF_OFFSET) != offset)
+        return 0;
+    fill(&t->pages[p], entries + lo * IX_ENTRY_SIZE, out);
+    return 1;
 }
 
-void rectab_get(const rectab *t, size_t i, rec_ref *out)
+int rectab_get(rectab *t, uint64_t i, rec_ref *out)
 {
-    const group *g = group_of(t, i, 1);
-    uint64_t at = g->offset;
-    for (size_t k = g->first; k < i; k++)
-        at += t->sizes[k];
-    fill(t, g, i, at, out);
+    if (i >= t->n)
+        return 0;
+    size_t p = page_of(t, i, 1);
+    const unsigned char *entries = load(t, p);
+    if (!entries)
+        return t->failed;
+    fill(&t->pages[p], entries + (size_t)(i - t->pages[p].index) * IX_ENTRY_SIZE, out);
+    return 1;
 }

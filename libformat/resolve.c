@@ -86,7 +86,8 @@ static void decode_slot(void *ctx, size_t i, unsigned worker)
 }
 
 /* Take the next (up to cap) entries of the chain, find their records and
- * read them. Fails only when the chain does. */
+ * read them. Fails only when the chain does, or the record table cannot be
+ * read back. */
 static int load_set(vmrp_reader *r, rset *b, map_chain *ch, size_t cap, size_t rec_max)
 {
     size_t used = 0;
@@ -106,6 +107,8 @@ static int load_set(vmrp_reader *r, rset *b, map_chain *ch, size_t cap, size_t r
     const size_t count = b->count;
     for (size_t i = 0; i < count; i++) {
         const rec_ref *ref = reader_find_record(r, b->e[i].record, &b->s[i].ref);
+        if (!ref && r->find_failed)
+            return r->find_failed;
         if (!ref || ref->type != REC_BLOCK || ref->size > rec_max) {
             b->bad_ref = i;
             return VMRP_OK;

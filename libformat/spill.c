@@ -7,7 +7,8 @@
  * each time that buffer is full it is appended whole to an anonymous
  * temporary file, so memory stays at `keep` entries whatever the count and
  * the rest takes 48 bytes per record of disk space until the writer is
- * freed. An archive of fewer records never creates the file.
+ * freed. An archive of fewer records never creates the file. Verify keeps
+ * its lists (offlist.c) and a segment's MAP records the same way.
  *
  * The file is made with O_TMPFILE in the directory the writer asks for (the
  * archive's, so the space is taken where the archive lives), else in
@@ -110,11 +111,11 @@ static int open_tmpfile(spill *s)
         if (fd >= 0 || !try_elsewhere(errno))
             return fd >= 0 ? fd : -errno;
     }
-    size_t n = strlen(s->dir) + sizeof "/vmrp-index.XXXXXX";
+    size_t n = strlen(s->dir) + sizeof "/vmrp-tmp.XXXXXX";
     char *name = malloc(n);
     if (!name)
         return -ENOMEM;
-    snprintf(name, n, "%s/vmrp-index.XXXXXX", s->dir);
+    snprintf(name, n, "%s/vmrp-tmp.XXXXXX", s->dir);
     fd = mkostemp(name, O_CLOEXEC);
     int rc = fd >= 0 ? 0 : -errno;
     if (fd >= 0)
@@ -140,26 +141,66 @@ static int spill_out(spill *s)
     return 0;
 }
 
+int spill_append_n(spill *s, const void *entries, size_t count)
+{
+    const unsigned char *from = entries;
+    while (count > 0) {
+        if (s->nmem == s->keep) {
+            int rc = spill_out(s);
+            if (rc)
+                return rc;
+        }
+        if (s->nmem == s->capmem) {
+            size_t cap = s->capmem ? s->capmem * 2 : 256;
+            if (cap > s->keep)
+                cap = s->keep;
+            unsigned char *bigger = realloc(s->mem, cap * s->entry_size);
+            if (!bigger)
+                return -ENOMEM;
+            s->mem = bigger;
+            s->capmem = cap;
+        }
+        size_t take = s->capmem - s->nmem < count ? s->capmem - s->nmem : count;
+        memcpy(s->mem + s->nmem * s->entry_size, from, take * s->entry_size);
+        s->nmem += take;
+        from += take * s->entry_size;
+        count -= take;
+    }
+    return 0;
+}
+
 int spill_append(spill *s, const void *entry)
 {
-    if (s->nmem == s->keep) {
-        int rc = spill_out(s);
+    return spill_append_n(s, entry, 1);
+}
+
+int spill_read(spill *s, uint64_t first, size_t count, void *out)
+{
+    if (first > spill_count(s) || count > spill_count(s) - first)
+        return -EINVAL;
+    unsigned char *to = out;
+    if (first < s->nfile) {
+        size_t from_file = s->nfile - first < count ? (size_t)(s->nfile - first) : count;
+        int rc = io_pread_full(s->fd, to, from_file * s->entry_size, first * s->entry_size);
         if (rc)
             return rc;
+        to += from_file * s->entry_size;
+        first += from_file;
+        count -= from_file;
     }
-    if (s->nmem == s->capmem) {
-        size_t cap = s->capmem ? s->capmem * 2 : 256;
-        if (cap > s->keep)
-            cap = s->keep;
-        unsigned char *bigger = realloc(s->mem, cap * s->entry_size);
-        if (!bigger)
-            return -ENOMEM;
-        s->mem = bigger;
-        s->capmem = cap;
-    }
-    memcpy(s->mem + s->nmem * s->entry_size, entry, s->entry_size);
-    s->nmem++;
+    if (count > 0)
+        memcpy(to, s->mem + (first - s->nfile) * s->entry_size, count * s->entry_size);
     return 0;
+}
+
+void spill_clear(spill *s)
+{
+    /* the file's space is given back; its descriptor is kept for reuse */
+    if (s->nfile > 0 && s->fd >= 0 && ftruncate(s->fd, 0) != 0) {
+        /* not fatal: the space is freed when the file is closed */
+    }
+    s->nfile = 0;
+    s->nmem = 0;
 }
 
 int spill_each(spill *s, spill_fn fn, void *ctx)

@@ -5,6 +5,11 @@
  * decompressed and hashed, so every map entry is checked against the data
  * it names. Nothing is seeked, so the same pass serves files, pipes and
  * tapes.
+ *
+ * What must be remembered for later records (every block, for the maps
+ * that name it; the segment's records, for its INDEX; its MAP records, for
+ * its POINT) is held in memory up to a bound and beyond it in temporary
+ * files in $TMPDIR, so memory does not grow with the archive.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -100,32 +105,21 @@ static int stream_ends_with_commit(stream *s, uint64_t *total)
     return have == 8 && memcmp(last, CM_END_MAGIC, 8) == 0;
 }
 
+/* Beyond these, verify's lists go to temporary files: every BLOCK record
+ * (24 bytes each), the segment's records (20 bytes each) and its MAP
+ * records as stored. Lookups of blocks are sorted per map, so each page of
+ * the file is read once per map at most. */
+#define KEEP_BLOCKS (256u << 10)
+#define KEEP_RECORDS (256u << 10)
+#define KEEP_MAP_BYTES (8u << 20)
+
+/* A config file checked so far, for the points that name it. */
 typedef struct {
-    uint64_t offset;
+    uint64_t offset; /* first: an offlist entry */
     unsigned char id[HASH_SIZE];
     uint64_t size;    /* FILE: content size */
     uint32_t segment; /* whose Id_Key made id */
 } known;
-
-/* Config files checked so far, for the points that name them. */
-static int known_add(chunked *l, uint64_t off, const unsigned char *id, uint64_t size,
-                     uint32_t segment)
-{
-    known *k = chunked_push(l);
-    if (!k)
-        return VMRP_E_NOMEM;
-    k->offset = off;
-    memcpy(k->id, id, HASH_SIZE);
-    k->size = size;
-    k->segment = segment;
-    return VMRP_OK;
-}
-
-static const known *known_find(const chunked *l, uint64_t off)
-{
-    size_t i = chunked_find_offset(l, off);
-    return i < l->n ? chunked_at(l, i) : NULL;
-}
 
 /* What verify keeps of a hash until it is compared (a Block_Id until the
  * maps that name the block, a Record_Hash until the segment's INDEX): a
@@ -146,42 +140,24 @@ static void fingerprint(const fp_key key, const unsigned char hash[HASH_SIZE],
     memcpy(fp, h, FP_SIZE);
 }
 
-/* Every BLOCK record checked so far, for the maps that name them. */
+/* A BLOCK record checked so far, for the maps that name it. */
 typedef struct {
-    uint64_t offset;
+    uint64_t offset; /* first: an offlist entry */
     unsigned char fp[FP_SIZE];
     uint16_t segment; /* whose Id_Key made its Block_Id */
 } known_block;
 
+/* A map entry that names a BLOCK record: entries of one MAP record are
+ * looked up in record order, not block order. */
 typedef struct {
-    chunked v; /* of known_block */
-    fp_key key;
-} block_list;
+    uint64_t record;
+    uint32_t entry;
+} map_ref;
 
-static int block_add(block_list *l, uint64_t off, const unsigned char id[HASH_SIZE],
-                     uint32_t segment)
+static int map_ref_cmp(const void *a, const void *b)
 {
-    known_block *k = chunked_push(&l->v);
-    if (!k)
-        return VMRP_E_NOMEM;
-    k->offset = off;
-    fingerprint(l->key, id, k->fp);
-    k->segment = (uint16_t)segment; /* < Max_Points <= 65535 */
-    return VMRP_OK;
-}
-
-static const known_block *block_find(const block_list *l, uint64_t off)
-{
-    size_t i = chunked_find_offset(&l->v, off);
-    return i < l->v.n ? chunked_at(&l->v, i) : NULL;
-}
-
-/* Whether Block_Id id is the one block k was found to hold. */
-static int block_is(const block_list *l, const known_block *k, const unsigned char id[HASH_SIZE])
-{
-    unsigned char fp[FP_SIZE];
-    fingerprint(l->key, id, fp);
-    return memcmp(fp, k->fp, FP_SIZE) == 0;
+    const map_ref *x = a, *y = b;
+    return x->record < y->record ? -1 : x->record > y->record;
 }
 
 /* A record of the segment being read: its offset follows from the sizes
@@ -197,7 +173,7 @@ typedef struct {
  * follow the input, not what it claims to expand to. */
 typedef struct {
     uint64_t offset;
-    unsigned char *stored;
+    uint64_t at; /* where its stored bytes start in map_bytes */
     size_t stored_len;
     size_t len; /* decoded */
     uint8_t codec;
@@ -262,12 +238,18 @@ typedef struct {
     uint32_t block_size;
     int strict;
     unsigned char header_hash[HASH_SIZE];
-    block_list blocks;
-    chunked files; /* of known */
-    chunked seg; /* of seg_record: the segment's records so far, for its INDEX */
+    fp_key key;       /* of the fingerprints */
+    offlist *blocks;  /* of known_block */
+    offlist *files;   /* of known */
+    spill *seg;       /* of seg_record: the segment's records so far, for its INDEX */
     uint64_t seg_end; /* where the last of them ends */
     seg_map *maps;
     size_t nmaps, capmaps;
+    spill *map_bytes; /* the segment's MAP records as stored */
+    unsigned char *stored; /* one of them, read back */
+    size_t stored_cap;
+    map_ref *refs;    /* one decoded map's entries that name a record */
+    size_t caprefs;
     point_meta point;
     int have_point;
     uint64_t point_offset;
@@ -318,12 +300,20 @@ static int grow(unsigned char **buf, size_t *cap, size_t want)
     return VMRP_OK;
 }
 
+/* A temporary file of verify's lists could not be made, written or read. */
+static int tmp_failed(vstate *v, int rc, const char *dir)
+{
+    if (rc == -ENOMEM)
+        return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+    return err_set(&v->r->err, VMRP_E_IO, "%s: verify's temporary file in %s: %s", v->label,
+                   dir, strerror(-rc));
+}
+
 static void clear_segment(vstate *v)
 {
-    for (size_t i = 0; i < v->nmaps; i++)
-        free(v->maps[i].stored);
     v->nmaps = 0;
-    chunked_clear(&v->seg);
+    spill_clear(v->map_bytes);
+    spill_clear(v->seg);
     v->seg_end = v->segment_start;
     if (v->have_point)
         point_meta_clear(&v->point);
@@ -346,8 +336,110 @@ static int other_id_space(const vstate *v, uint32_t segment)
                                   KEY_SIZE) != 0;
 }
 
-/* Check one disk's map: order, bounds, and that every entry names a block
- * whose decoded bytes hash to its Block_Id. */
+/* Whether map entry e's BLOCK record is known, in this id space, and (in a
+ * full verify) holds the block e's Block_Id names: 0 when it passes, else
+ * the check that fails (*segment: the record's, for the message). */
+enum { REF_MISSING = 1, REF_OTHER_SPACE, REF_MISMATCH };
+
+static int check_ref(vstate *v, const unsigned char *e, uint64_t rec, uint32_t *segment, int *rc)
+{
+    const void *found;
+    if ((*rc = offlist_find(v->blocks, rec, &found)) != 0)
+        return 0;
+    if (!found)
+        return REF_MISSING;
+    const known_block *k = found;
+    *segment = k->segment;
+    if (other_id_space(v, k->segment))
+        return REF_OTHER_SPACE;
+    unsigned char fp[FP_SIZE];
+    if (!v->batch.quick) {
+        fingerprint(v->key, e + ME_OFF_ID, fp);
+        if (memcmp(fp, k->fp, FP_SIZE) != 0)
+            return REF_MISMATCH;
+    }
+    return 0;
+}
+
+/* Check one MAP record of disk d (decoded in v->raw): order, bounds, and
+ * that every entry names a block whose decoded bytes hash to its Block_Id.
+ * The entries that name records are looked up sorted by record, so the
+ * blocks' list is read forward, a page at a time; the problem reported is
+ * still the first in entry order. */
+static int check_map_entries(vstate *v, const seg_map *sm, const vmrp_disk_info *di,
+                             uint64_t nblocks, int64_t *prev)
+{
+    size_t n = sm->len / MAP_ENTRY_SIZE;
+    if (n > v->caprefs) {
+        map_ref *bigger = realloc(v->refs, n * sizeof *bigger);
+        if (!bigger)
+            return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+        v->refs = bigger;
+        v->caprefs = n;
+    }
+    size_t nrefs = 0, first_bad = n;
+    int sorted = 1, bad_kind = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *e = v->raw + i * MAP_ENTRY_SIZE;
+        uint64_t block = le64_load(e + ME_OFF_BLOCK), rec = le64_load(e + ME_OFF_RECORD);
+        if ((int64_t)block <= *prev || block >= nblocks) {
+            first_bad = i;
+            break;
+        }
+        *prev = (int64_t)block;
+        if (rec == 0) {
+            if (!is_zero(e + ME_OFF_ID, HASH_SIZE)) {
+                first_bad = i;
+                bad_kind = 1;
+                break;
+            }
+            continue;
+        }
+        if (nrefs > 0 && rec < v->refs[nrefs - 1].record)
+            sorted = 0;
+        v->refs[nrefs++] = (map_ref){rec, (uint32_t)i};
+    }
+    if (!sorted)
+        qsort(v->refs, nrefs, sizeof *v->refs, map_ref_cmp);
+    size_t ref_bad = n;
+    int ref_kind = 0;
+    uint32_t ref_segment = 0;
+    for (size_t r = 0; r < nrefs; r++) {
+        if (v->refs[r].entry >= ref_bad)
+            continue;
+        uint32_t segment = 0;
+        int rc = 0;
+        int kind = check_ref(v, v->raw + (size_t)v->refs[r].entry * MAP_ENTRY_SIZE,
+                             v->refs[r].record, &segment, &rc);
+        if (rc)
+            return tmp_failed(v, rc, offlist_dir(v->blocks));
+        if (kind) {
+            ref_bad = v->refs[r].entry;
+            ref_kind = kind;
+            ref_segment = segment;
+        }
+    }
+    size_t i = ref_bad < first_bad ? ref_bad : first_bad;
+    if (i == n)
+        return VMRP_OK;
+    const unsigned char *e = v->raw + i * MAP_ENTRY_SIZE;
+    unsigned long long block = le64_load(e + ME_OFF_BLOCK), rec = le64_load(e + ME_OFF_RECORD);
+    if (i == first_bad)
+        return bad_kind ? bad(v, sm->offset, "disk %s: zero entry for block %llu has a Block_Id",
+                              di->name, block)
+                        : bad(v, sm->offset, "disk %s: map entry %zu: block %llu out of order "
+                              "or beyond the disk", di->name, i, block);
+    if (ref_kind == REF_MISSING)
+        return bad(v, sm->offset, "disk %s: block %llu names offset %llu, not a BLOCK record",
+                   di->name, block, rec);
+    if (ref_kind == REF_OTHER_SPACE)
+        return bad(v, sm->offset, "disk %s: block %llu names a block of another id space "
+                   "(point %u's Id_Key)", di->name, block, ref_segment + 1);
+    return bad(v, rec, "disk %s: block %llu: stored data does not match its Block_Id", di->name,
+               block);
+}
+
+/* Check one disk's maps, in the order its point lists them. */
 static int check_disk_map(vstate *v, uint32_t d)
 {
     const vmrp_disk_info *di = &v->point.info.disks[d];
@@ -360,35 +452,15 @@ static int check_disk_map(vstate *v, uint32_t d)
         if (!sm)
             return bad(v, v->point_offset, "disk %s: map %u names offset %llu, not a MAP record of this point",
                        di->name, m, (unsigned long long)dm->map_offsets[m]);
-        if (grow(&v->raw, &v->raw_cap, sm->len))
+        if (grow(&v->raw, &v->raw_cap, sm->len) || grow(&v->stored, &v->stored_cap, sm->stored_len))
             return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-        if (codec_decompress(v->codec, sm->codec, sm->stored, sm->stored_len, v->raw, sm->len) != VMRP_OK)
+        int rc = spill_read(v->map_bytes, sm->at, sm->stored_len, v->stored);
+        if (rc)
+            return tmp_failed(v, rc, spill_dir(v->map_bytes));
+        if (codec_decompress(v->codec, sm->codec, v->stored, sm->stored_len, v->raw, sm->len) != VMRP_OK)
             return bad(v, sm->offset, "map record does not decompress to its Raw_Size");
-        for (size_t i = 0; i < sm->len / MAP_ENTRY_SIZE; i++) {
-            const unsigned char *e = v->raw + i * MAP_ENTRY_SIZE;
-            uint64_t block = le64_load(e + ME_OFF_BLOCK), rec = le64_load(e + ME_OFF_RECORD);
-            if ((int64_t)block <= prev || block >= nblocks)
-                return bad(v, sm->offset, "disk %s: map entry %zu: block %llu out of order or beyond the disk",
-                           di->name, i, (unsigned long long)block);
-            prev = (int64_t)block;
-            if (rec == 0) {
-                if (!is_zero(e + ME_OFF_ID, HASH_SIZE))
-                    return bad(v, sm->offset, "disk %s: zero entry for block %llu has a Block_Id",
-                               di->name, (unsigned long long)block);
-                continue;
-            }
-            const known_block *k = block_find(&v->blocks, rec);
-            if (!k)
-                return bad(v, sm->offset, "disk %s: block %llu names offset %llu, not a BLOCK record",
-                           di->name, (unsigned long long)block, (unsigned long long)rec);
-            if (other_id_space(v, k->segment))
-                return bad(v, sm->offset, "disk %s: block %llu names a block of another id space "
-                           "(point %u's Id_Key)", di->name, (unsigned long long)block,
-                           k->segment + 1);
-            if (!v->batch.quick && !block_is(&v->blocks, k, e + ME_OFF_ID))
-                return bad(v, rec, "disk %s: block %llu: stored data does not match its Block_Id",
-                           di->name, (unsigned long long)block);
-        }
+        if ((rc = check_map_entries(v, sm, di, nblocks, &prev)) != 0)
+            return rc;
         seen += sm->len / MAP_ENTRY_SIZE;
     }
     if (seen != di->changed_blocks)
@@ -465,7 +537,11 @@ static int check_point(vstate *v)
         uint64_t rec = v->point.file_records[i];
         if (rec == 0)
             continue;
-        const known *k = known_find(&v->files, rec);
+        const void *found;
+        int rc = offlist_find(v->files, rec, &found);
+        if (rc)
+            return tmp_failed(v, rc, offlist_dir(v->files));
+        const known *k = found;
         if (!k || k->size != pi->config_files[i].size || other_id_space(v, k->segment) ||
             memcmp(k->id, v->point.file_hashes[i], HASH_SIZE) != 0)
             return bad(v, v->point_offset, "config file %s: record at %llu missing or not matching its Content_Hash",
@@ -494,11 +570,17 @@ static int check_point(vstate *v)
  * exercised. */
 #define INDEX_PIECE (32u << 10)
 
+#define INDEX_WINDOW 512u
+
 typedef struct {
     vstate *v;
     index_stream s;
     uint64_t differs; /* the offset of the first record unlike its entry */
     uint64_t at;      /* the offset of the next record of the segment */
+    seg_record window[INDEX_WINDOW]; /* the segment's records, read back in turn */
+    uint64_t window_first;
+    size_t window_n;
+    int read_failed;  /* -errno of reading them back */
 } index_check;
 
 static void index_check_init(vstate *v, index_check *ic, uint64_t off,
@@ -511,6 +593,27 @@ static void index_check_init(vstate *v, index_check *ic, uint64_t off,
     ic->v = v;
     ic->differs = UINT64_MAX;
     ic->at = v->segment_start;
+    ic->window_first = 0;
+    ic->window_n = 0;
+    ic->read_failed = 0;
+}
+
+/* The segment's record i, asked for in increasing order; NULL when it
+ * could not be read back (ic->read_failed). */
+static const seg_record *segment_record(index_check *ic, uint64_t i)
+{
+    if (i < ic->window_first || i - ic->window_first >= ic->window_n) {
+        uint64_t left = spill_count(ic->v->seg) - i;
+        size_t n = left < INDEX_WINDOW ? (size_t)left : INDEX_WINDOW;
+        int rc = spill_read(ic->v->seg, i, n, ic->window);
+        if (rc) {
+            ic->read_failed = rc;
+            return NULL;
+        }
+        ic->window_first = i;
+        ic->window_n = n;
+    }
+    return &ic->window[i - ic->window_first];
 }
 
 /* Entry i against the segment's record i, as the walk booked it. */
@@ -518,11 +621,13 @@ static int index_check_entry(void *ctx, const rec_ref *ref, uint32_t i)
 {
     index_check *ic = ctx;
     const vstate *v = ic->v;
-    if (i >= v->seg.n || ic->differs != UINT64_MAX)
+    if (i >= spill_count(v->seg) || ic->differs != UINT64_MAX || ic->read_failed)
         return VMRP_OK;
-    const seg_record *mine = chunked_at(&v->seg, i);
+    const seg_record *mine = segment_record(ic, i);
+    if (!mine)
+        return VMRP_OK;
     unsigned char fp[FP_SIZE];
-    fingerprint(v->blocks.key, ref->hash, fp);
+    fingerprint(v->key, ref->hash, fp);
     if (ref->offset != ic->at || ref->size != mine->size || ref->type != mine->type ||
         memcmp(fp, mine->fp, FP_SIZE) != 0)
         ic->differs = ic->at;
@@ -535,12 +640,14 @@ static int index_check_entry(void *ctx, const rec_ref *ref, uint32_t i)
 static int index_check_end(vstate *v, index_check *ic, uint64_t off,
                            unsigned char hash[HASH_SIZE])
 {
+    if (ic->read_failed)
+        return tmp_failed(v, ic->read_failed, spill_dir(v->seg));
     const char *why = index_stream_end(&ic->s, hash);
     if (why)
         return bad(v, off, "index: %s", why);
-    if (ic->s.walk.count != v->seg.n)
-        return bad(v, off, "index lists %u records, the segment holds %zu", ic->s.walk.count,
-                   v->seg.n);
+    if (ic->s.walk.count != spill_count(v->seg))
+        return bad(v, off, "index lists %u records, the segment holds %llu", ic->s.walk.count,
+                   (unsigned long long)spill_count(v->seg));
     if (ic->differs != UINT64_MAX)
         return bad(v, ic->differs,
                    "record does not match its index entry (damaged, altered or moved)");
@@ -625,13 +732,17 @@ static void batch_free(vbatch *vb)
 static void vstate_free(vstate *v)
 {
     batch_free(&v->batch);
-    clear_segment(v);
     crypt_free(v->ck);
+    if (v->have_point)
+        point_meta_clear(&v->point);
     free(v->maps);
-    chunked_free(&v->seg);
-    chunked_free(&v->blocks.v);
-    chunked_free(&v->files);
-    sodium_memzero(v->blocks.key, sizeof v->blocks.key);
+    spill_free(v->seg);
+    spill_free(v->map_bytes);
+    free(v->stored);
+    free(v->refs);
+    offlist_free(v->blocks);
+    offlist_free(v->files);
+    sodium_memzero(v->key, sizeof v->key);
     for (uint32_t k = 0; k < v->nnames; k++)
         free(v->names[k]);
     free(v->names);
@@ -679,12 +790,14 @@ static int push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
 {
     if (off != v->seg_end) /* the walk books records in file order */
         return bad(v, off, "record out of place in its segment");
-    seg_record *rec = chunked_push(&v->seg);
-    if (!rec)
-        return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-    rec->size = size;
-    rec->type = type;
-    fingerprint(v->blocks.key, hash, rec->fp);
+    seg_record rec;
+    memset(&rec, 0, sizeof rec); /* its padding goes to a file too */
+    rec.size = size;
+    rec.type = type;
+    fingerprint(v->key, hash, rec.fp);
+    int rc = spill_append(v->seg, &rec);
+    if (rc)
+        return tmp_failed(v, rc, spill_dir(v->seg));
     v->seg_end = off + size;
     return VMRP_OK;
 }
@@ -706,15 +819,16 @@ static int book_blocks(vstate *v, const vblock *blocks, size_t n)
                                 "or sealed with another key)");
         else if (rc == VMRP_OK && v->encrypted && !vb->seg)
             continue; /* contents not checked without the key */
-        else if (rc == VMRP_OK && vb->quick) {
-            /* the maps still name it; its Block_Id is not known */
-            static const unsigned char unknown[HASH_SIZE];
-            if (block_add(&v->blocks, b->off, unknown, v->points))
-                rc = err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-        } else if (rc == VMRP_OK) {
-            v->rep->blocks++;
-            if (block_add(&v->blocks, b->off, b->id, v->points))
-                rc = err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+        else if (rc == VMRP_OK) {
+            /* quick: the maps still name it, though its Block_Id is not known */
+            known_block k = {b->off, {0}, (uint16_t)v->points}; /* < Max_Points <= 65535 */
+            if (!vb->quick) {
+                v->rep->blocks++;
+                fingerprint(v->key, b->id, k.fp);
+            }
+            int pushed = offlist_push(v->blocks, &k);
+            if (pushed)
+                rc = tmp_failed(v, pushed, offlist_dir(v->blocks));
         }
     }
     return rc;
@@ -872,14 +986,18 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
         return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
     if (codec_decompress(v->codec, h->codec, payload, payload_len, v->raw, h->raw_size) != VMRP_OK)
         return bad(v, off, "record does not decompress to its Raw_Size");
-    unsigned char id[HASH_SIZE];
     const char *why = NULL;
     switch (h->type) {
-    case REC_FILE:
-        id_hash(id, v->raw, h->raw_size, v->ck ? v->ck->segs[v->points].id_key : NULL);
-        return known_add(&v->files, off, id, h->raw_size, v->points)
-                   ? err_set(&v->r->err, VMRP_E_NOMEM, "out of memory")
-                   : VMRP_OK;
+    case REC_FILE: {
+        known k;
+        memset(&k, 0, sizeof k); /* its padding goes to a file too */
+        k.offset = off;
+        id_hash(k.id, v->raw, h->raw_size, v->ck ? v->ck->segs[v->points].id_key : NULL);
+        k.size = h->raw_size;
+        k.segment = v->points;
+        rc = offlist_push(v->files, &k);
+        return rc ? tmp_failed(v, rc, offlist_dir(v->files)) : VMRP_OK;
+    }
     case REC_MAP: {
         if (h->raw_size % MAP_ENTRY_SIZE != 0)
             return bad(v, off, "map size is not a multiple of 48");
@@ -891,11 +1009,10 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
             v->maps = bigger;
             v->capmaps = cap;
         }
-        unsigned char *copy = malloc(payload_len);
-        if (!copy)
-            return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-        memcpy(copy, payload, payload_len);
-        v->maps[v->nmaps++] = (seg_map){off, copy, payload_len, h->raw_size, h->codec};
+        uint64_t at = spill_count(v->map_bytes);
+        if ((rc = spill_append_n(v->map_bytes, payload, payload_len)) != 0)
+            return tmp_failed(v, rc, spill_dir(v->map_bytes));
+        v->maps[v->nmaps++] = (seg_map){off, at, payload_len, h->raw_size, h->codec};
         return VMRP_OK;
     }
     case REC_POINT: {
@@ -915,9 +1032,6 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
 {
     vstate v;
     memset(&v, 0, sizeof v);
-    chunked_init(&v.blocks.v, sizeof(known_block));
-    chunked_init(&v.files, sizeof(known));
-    chunked_init(&v.seg, sizeof(seg_record));
     memset(rep, 0, sizeof *rep);
     err_clear(&r->err);
     v.r = r;
@@ -925,11 +1039,15 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
     v.rep = rep;
     stream s = {fd, malloc(1u << 20), 1u << 20, 0, 0, 0, 0};
     v.codec = codec_new();
+    size_t keep = r->verify_keep;
+    v.blocks = offlist_new(sizeof(known_block), keep ? keep : KEEP_BLOCKS);
+    v.files = offlist_new(sizeof(known), keep ? keep : KEEP_BLOCKS);
+    v.seg = spill_new(sizeof(seg_record), keep ? keep : KEEP_RECORDS, NULL);
+    v.map_bytes = spill_new(1, keep ? keep : KEEP_MAP_BYTES, NULL);
     int rc = VMRP_OK;
-    if (!s.buf || !v.codec) {
-        free(s.buf);
-        codec_free(v.codec);
-        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    if (!s.buf || !v.codec || !v.blocks || !v.files || !v.seg || !v.map_bytes) {
+        rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+        goto out;
     }
     unsigned char header[FH_SIZE];
     vmrp_collection_info ci;
@@ -962,7 +1080,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
     memcpy(v.collection_id, ci.collection_id, ID_SIZE);
     rep->encrypted = ci.encrypted;
     hash_buf(v.header_hash, header, FH_SIZE);
-    randombytes_buf(v.blocks.key, sizeof v.blocks.key);
+    randombytes_buf(v.key, sizeof v.key);
     v.segment_start = FH_SIZE;
     v.seg_end = FH_SIZE;
     uint64_t committed = FH_SIZE;

@@ -59,6 +59,12 @@ void spill_free(spill *s); /* closes the file, which frees its space */
 /* Add one entry of entry_size bytes: 0, or -errno (the file could not be
  * made or written; -ENOMEM). */
 int spill_append(spill *s, const void *entry);
+int spill_append_n(spill *s, const void *entries, size_t count);
+/* Copy entries first .. first+count-1 (held in memory or in the file) to
+ * out: 0, -EINVAL when they are not all there, or -errno of the read. */
+int spill_read(spill *s, uint64_t first, size_t count, void *out);
+/* No entries; the file, if any, is emptied and kept. */
+void spill_clear(spill *s);
 uint64_t spill_count(const spill *s);
 /* The directory of the file, or the one last tried (for messages). */
 const char *spill_dir(const spill *s);
@@ -178,37 +184,42 @@ typedef struct {
                         checked by what it decodes to */
 } rec_ref;
 
-/* ---- chunked.c: a growable array whose elements never move ---- */
-typedef struct {
-    unsigned char **chunks;
-    size_t nchunks, capchunks;
-    size_t each; /* bytes per element */
-    size_t n;    /* elements */
-} chunked;
-void chunked_init(chunked *c, size_t each);
-/* Room for one more element at the end, or NULL when out of memory. */
-void *chunked_push(chunked *c);
-void *chunked_at(const chunked *c, size_t i); /* i < c->n */
-/* Elements that start with a uint64_t offset, in increasing order: the
- * index of the one at off, or c->n. */
-size_t chunked_find_offset(const chunked *c, uint64_t off);
-void chunked_clear(chunked *c); /* no elements; memory kept for reuse */
-void chunked_free(chunked *c);
+/* ---- offlist.c: entries that start with a uint64_t offset, pushed in
+ * increasing order and found by offset, in bounded memory (see offlist.c) */
+typedef struct offlist offlist;
+/* Entries of `each` bytes; up to `keep` of them held in memory, the rest in
+ * a temporary file in $TMPDIR. NULL when out of memory. */
+offlist *offlist_new(size_t each, size_t keep);
+void offlist_free(offlist *l);
+/* 0; -EINVAL when the offset does not follow the last; -errno (the
+ * temporary file could not be made or written; -ENOMEM). */
+int offlist_push(offlist *l, const void *entry);
+/* *found: the entry at offset off, or NULL; valid until the next call.
+ * Returns 0, or -errno when the temporary file could not be read. */
+int offlist_find(offlist *l, uint64_t off, const void **found);
+uint64_t offlist_count(const offlist *l);
+const char *offlist_dir(const offlist *l); /* of the temporary file */
 
-/* ---- rectab.c: the reader's records by offset, about 5 bytes each ---- */
+/* ---- rectab.c: the reader's records by offset, read back from the
+ * archive's INDEX records a page at a time (see rectab.c) ---- */
 typedef struct rectab rectab;
-rectab *rectab_new(void);
+rectab *rectab_new(int fd); /* fd: the archive, read for pages of entries */
 void rectab_free(rectab *t);
 /* Room for `more` records without growing. */
 int rectab_reserve(rectab *t, size_t more);
 /* Add the next record (offsets increasing; records of one segment tile
- * it). Its hash is not kept. VMRP_E_CORRUPT when out of order. */
-int rectab_add(rectab *t, const rec_ref *ref);
-/* 1 and *out (no_hash set) when a record starts at offset, else 0. */
-int rectab_find(const rectab *t, uint64_t offset, rec_ref *out);
-size_t rectab_count(const rectab *t);
-/* Record i (0 <= i < rectab_count()), in offset order. */
-void rectab_get(const rectab *t, size_t i, rec_ref *out);
+ * it), listed by the INDEX entry at archive offset entry_pos, which must
+ * hold the same fields when it is read back. VMRP_E_CORRUPT when out of
+ * order. */
+int rectab_add(rectab *t, const rec_ref *ref, uint64_t entry_pos);
+/* 1 and *out (no_hash set) when a record starts at offset, 0 when none
+ * does, or the VMRP_E_* code (negative) when its entries could not be read
+ * back or changed since they were added (rectab_why() says which). */
+int rectab_find(rectab *t, uint64_t offset, rec_ref *out);
+uint64_t rectab_count(const rectab *t);
+/* Record i in offset order, as rectab_find(). */
+int rectab_get(rectab *t, uint64_t i, rec_ref *out);
+const char *rectab_why(const rectab *t); /* after a failure */
 
 /* ---- crypt.c: encrypted collections ---- */
 typedef struct {
@@ -398,6 +409,7 @@ struct vmrp_reader_s {
     point_meta *points;
     uint32_t npoints;
     rectab *table;  /* every committed record, sorted by offset */
+    int find_failed; /* VMRP_E_* of reader_find_record()'s last call, or 0 */
     rec_ref *recs;  /* every committed record but BLOCKs, with its hash */
     size_t nrecs, caprecs;
     size_t nblocks; /* BLOCK records in table */
@@ -405,6 +417,7 @@ struct vmrp_reader_s {
     int strict; /* the file's minor version is not newer than ours */
     const vmrp_key *pubkey; /* when set, every commit must be signed by it */
     unsigned verify_flags;  /* VMRP_VERIFY_* */
+    size_t verify_keep;     /* tests: verify's lists held in memory; 0: the defaults */
     crypt_keys *crypt;      /* encrypted collections (unlocked or not) */
     unsigned char *keys_first; /* the first KEYS payload: the key slots */
     const vmrp_key *identity;  /* opens an encrypted collection */
@@ -435,8 +448,9 @@ const char *commit_signature_problem(const vmrp_key *pubkey, const commit_info *
 
 /* Locate a committed record by offset: fills *out and returns out, or
  * NULL when no record starts there. A BLOCK record comes without its hash
- * (no_hash); every other record with it. */
-const rec_ref *reader_find_record(const vmrp_reader *r, uint64_t offset, rec_ref *out);
+ * (no_hash); every other record with it. NULL with r->find_failed set (and
+ * r->err) when the table could not be read back from the archive. */
+const rec_ref *reader_find_record(vmrp_reader *r, uint64_t offset, rec_ref *out);
 /* Read, authenticate (Record_Hash) and decode one committed record into a
  * malloc'd buffer of its Raw_Size. `what` names it in messages. */
 int reader_load_record(vmrp_reader *r, const rec_ref *ref, uint8_t want_type,

@@ -1437,7 +1437,7 @@ static const rec_ref *forge_find(const forge *g, uint8_t type, uint16_t seg, int
 {
     for (size_t i = 0; i < rectab_count(g->r->table); i++) {
         rec_ref ref;
-        rectab_get(g->r->table, i, &ref);
+        ck_assert_int_eq(rectab_get(g->r->table, i, &ref), 1);
         if (ref.type == type && ref.segment == seg && nth-- == 0)
             return forge_keep(&ref);
     }

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "vmrp_private.h"
+#include "unit_verify.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -190,7 +190,7 @@ static int verify_bytes(const unsigned char *data, size_t len, int how, vmrp_ver
     else if (how == WRONG_IDENTITY)
         vmrp_reader_set_decryption(r, fx.other, NULL, NULL);
     memset(rep, 0, sizeof *rep);
-    int rc = vmrp_reader_verify(r, fd, "sweep", rep);
+    int rc = ut_verify_spilled_too(r, fd, "sweep", rep);
     if (msg)
         snprintf(msg, msglen, "%s", vmrp_reader_error_string(r));
     if (rc != VMRP_OK)
