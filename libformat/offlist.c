@@ -66,6 +66,13 @@ const char *offlist_dir(const offlist *l)
     return spill_dir(l->entries);
 }
 
+void offlist_clear(offlist *l)
+{
+    spill_clear(l->entries);
+    l->npages = 0;
+    l->page_n = 0;
+}
+
 int offlist_push(offlist *l, const void *entry)
 {
     uint64_t off, n = spill_count(l->entries);

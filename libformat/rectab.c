@@ -43,6 +43,7 @@ typedef struct {
 typedef struct {
     uint64_t page_no; /* + 1; 0: empty */
     uint64_t used;    /* when it was last used, for eviction */
+    size_t count;     /* entries read: the last page may have grown since */
     unsigned char *bytes;
 } slot;
 
@@ -128,15 +129,16 @@ int rectab_add(rectab *t, const rec_ref *ref, uint64_t entry_pos)
 /* The page's entries, read back and checked, or NULL (t->why). */
 static const unsigned char *load(rectab *t, size_t p)
 {
+    const page *pg = &t->pages[p];
     t->clock++;
     slot *s = &t->slots[t->last];
-    if (s->page_no == p + 1) {
+    if (s->page_no == p + 1 && s->count == pg->count) {
         s->used = t->clock;
         return s->bytes;
     }
     size_t victim = 0;
     for (size_t i = 0; i < SLOTS; i++) {
-        if (t->slots[i].page_no == p + 1) {
+        if (t->slots[i].page_no == p + 1 && t->slots[i].count == pg->count) {
             t->last = i;
             t->slots[i].used = t->clock;
             return t->slots[i].bytes;
@@ -151,7 +153,6 @@ static const unsigned char *load(rectab *t, size_t p)
         snprintf(t->why, sizeof t->why, "out of memory");
         return NULL;
     }
-    const page *pg = &t->pages[p];
     int rc = io_pread_full(t->fd, s->bytes, (size_t)pg->count * IX_ENTRY_SIZE, pg->entry_pos);
     if (rc) {
         t->failed = VMRP_E_IO;
@@ -160,14 +161,15 @@ static const unsigned char *load(rectab *t, size_t p)
         return NULL;
     }
     uint64_t at = pg->first;
-    for (size_t i = 0; i < pg->count; i++) {
+    size_t i = 0;
+    for (; i < pg->count; i++) {
         const unsigned char *e = s->bytes + i * IX_ENTRY_SIZE;
         uint32_t size = le32_load(e + IXE_OFF_SIZE);
         if (le64_load(e + IXE_OFF_OFFSET) != at || size < RH_SIZE + 1 || at + size > pg->end)
             break;
         at += size;
     }
-    if (at != pg->end) {
+    if (i != pg->count || at != pg->end) {
         t->failed = VMRP_E_CORRUPT;
         snprintf(t->why, sizeof t->why,
                  "the index entries at offset %llu changed since the archive was opened",
@@ -175,6 +177,7 @@ static const unsigned char *load(rectab *t, size_t p)
         return NULL;
     }
     s->page_no = p + 1;
+    s->count = pg->count;
     s->used = t->clock;
     t->last = victim;
     return s->bytes;

@@ -105,13 +105,15 @@ static int stream_ends_with_commit(stream *s, uint64_t *total)
     return have == 8 && memcmp(last, CM_END_MAGIC, 8) == 0;
 }
 
-/* Beyond these, verify's lists go to temporary files: every BLOCK record
- * (24 bytes each), the segment's records (20 bytes each) and its MAP
- * records as stored. Lookups of blocks are sorted per map, so each page of
- * the file is read once per map at most. */
+/* Beyond these, verify's lists go to temporary files: every BLOCK and FILE
+ * record (24 and 56 bytes each), the segment's records (20 bytes each),
+ * its MAP records as stored and where each of them is (40 bytes each; a
+ * hostile segment may hold millions of empty ones). Lookups of blocks are
+ * sorted per map, so each page of the file is read once per map at most. */
 #define KEEP_BLOCKS (256u << 10)
 #define KEEP_RECORDS (256u << 10)
 #define KEEP_MAP_BYTES (8u << 20)
+#define KEEP_MAPS (16u << 10)
 
 /* A config file checked so far, for the points that name it. */
 typedef struct {
@@ -172,10 +174,10 @@ typedef struct {
  * decoded: a few hundred stored bytes can decode to 3 MiB, and memory must
  * follow the input, not what it claims to expand to. */
 typedef struct {
-    uint64_t offset;
-    uint64_t at; /* where its stored bytes start in map_bytes */
-    size_t stored_len;
-    size_t len; /* decoded */
+    uint64_t offset; /* first: an offlist entry */
+    uint64_t at;     /* where its stored bytes start in map_bytes */
+    uint64_t stored_len;
+    uint64_t len; /* decoded */
     uint8_t codec;
 } seg_map;
 
@@ -243,8 +245,7 @@ typedef struct {
     offlist *files;   /* of known */
     spill *seg;       /* of seg_record: the segment's records so far, for its INDEX */
     uint64_t seg_end; /* where the last of them ends */
-    seg_map *maps;
-    size_t nmaps, capmaps;
+    offlist *maps;    /* of seg_map: the segment's MAP records */
     spill *map_bytes; /* the segment's MAP records as stored */
     unsigned char *stored; /* one of them, read back */
     size_t stored_cap;
@@ -311,7 +312,7 @@ static int tmp_failed(vstate *v, int rc, const char *dir)
 
 static void clear_segment(vstate *v)
 {
-    v->nmaps = 0;
+    offlist_clear(v->maps);
     spill_clear(v->map_bytes);
     spill_clear(v->seg);
     v->seg_end = v->segment_start;
@@ -320,13 +321,6 @@ static void clear_segment(vstate *v)
     v->have_point = 0;
 }
 
-static const seg_map *find_map(const vstate *v, uint64_t off)
-{
-    for (size_t i = 0; i < v->nmaps; i++)
-        if (v->maps[i].offset == off)
-            return &v->maps[i];
-    return NULL;
-}
 
 /* A reference from the current point to a record keyed with another
  * Id_Key (spec 5.1, 5.2). */
@@ -448,20 +442,25 @@ static int check_disk_map(vstate *v, uint32_t d)
     uint64_t seen = 0;
     int64_t prev = -1;
     for (uint32_t m = 0; m < dm->map_count; m++) {
-        const seg_map *sm = find_map(v, dm->map_offsets[m]);
-        if (!sm)
+        const void *found;
+        int rc = offlist_find(v->maps, dm->map_offsets[m], &found);
+        if (rc)
+            return tmp_failed(v, rc, offlist_dir(v->maps));
+        if (!found)
             return bad(v, v->point_offset, "disk %s: map %u names offset %llu, not a MAP record of this point",
                        di->name, m, (unsigned long long)dm->map_offsets[m]);
-        if (grow(&v->raw, &v->raw_cap, sm->len) || grow(&v->stored, &v->stored_cap, sm->stored_len))
+        seg_map sm;
+        memcpy(&sm, found, sizeof sm);
+        if (grow(&v->raw, &v->raw_cap, sm.len) || grow(&v->stored, &v->stored_cap, sm.stored_len))
             return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-        int rc = spill_read(v->map_bytes, sm->at, sm->stored_len, v->stored);
+        rc = spill_read(v->map_bytes, sm.at, sm.stored_len, v->stored);
         if (rc)
             return tmp_failed(v, rc, spill_dir(v->map_bytes));
-        if (codec_decompress(v->codec, sm->codec, v->stored, sm->stored_len, v->raw, sm->len) != VMRP_OK)
-            return bad(v, sm->offset, "map record does not decompress to its Raw_Size");
-        if ((rc = check_map_entries(v, sm, di, nblocks, &prev)) != 0)
+        if (codec_decompress(v->codec, sm.codec, v->stored, sm.stored_len, v->raw, sm.len) != VMRP_OK)
+            return bad(v, sm.offset, "map record does not decompress to its Raw_Size");
+        if ((rc = check_map_entries(v, &sm, di, nblocks, &prev)) != 0)
             return rc;
-        seen += sm->len / MAP_ENTRY_SIZE;
+        seen += sm.len / MAP_ENTRY_SIZE;
     }
     if (seen != di->changed_blocks)
         return bad(v, v->point_offset, "disk %s: maps hold %llu entries, Changed_Blocks says %llu",
@@ -735,7 +734,7 @@ static void vstate_free(vstate *v)
     crypt_free(v->ck);
     if (v->have_point)
         point_meta_clear(&v->point);
-    free(v->maps);
+    offlist_free(v->maps);
     spill_free(v->seg);
     spill_free(v->map_bytes);
     free(v->stored);
@@ -1001,18 +1000,17 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
     case REC_MAP: {
         if (h->raw_size % MAP_ENTRY_SIZE != 0)
             return bad(v, off, "map size is not a multiple of 48");
-        if (v->nmaps == v->capmaps) {
-            size_t cap = v->capmaps ? v->capmaps * 2 : 16;
-            seg_map *bigger = realloc(v->maps, cap * sizeof *bigger);
-            if (!bigger)
-                return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-            v->maps = bigger;
-            v->capmaps = cap;
-        }
-        uint64_t at = spill_count(v->map_bytes);
+        seg_map sm;
+        memset(&sm, 0, sizeof sm); /* its padding goes to a file too */
+        sm.offset = off;
+        sm.at = spill_count(v->map_bytes);
+        sm.stored_len = payload_len;
+        sm.len = h->raw_size;
+        sm.codec = h->codec;
         if ((rc = spill_append_n(v->map_bytes, payload, payload_len)) != 0)
             return tmp_failed(v, rc, spill_dir(v->map_bytes));
-        v->maps[v->nmaps++] = (seg_map){off, at, payload_len, h->raw_size, h->codec};
+        if ((rc = offlist_push(v->maps, &sm)) != 0)
+            return tmp_failed(v, rc, offlist_dir(v->maps));
         return VMRP_OK;
     }
     case REC_POINT: {
@@ -1042,10 +1040,11 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
     size_t keep = r->verify_keep;
     v.blocks = offlist_new(sizeof(known_block), keep ? keep : KEEP_BLOCKS);
     v.files = offlist_new(sizeof(known), keep ? keep : KEEP_BLOCKS);
+    v.maps = offlist_new(sizeof(seg_map), keep ? keep : KEEP_MAPS);
     v.seg = spill_new(sizeof(seg_record), keep ? keep : KEEP_RECORDS, NULL);
     v.map_bytes = spill_new(1, keep ? keep : KEEP_MAP_BYTES, NULL);
     int rc = VMRP_OK;
-    if (!s.buf || !v.codec || !v.blocks || !v.files || !v.seg || !v.map_bytes) {
+    if (!s.buf || !v.codec || !v.blocks || !v.files || !v.maps || !v.seg || !v.map_bytes) {
         rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
         goto out;
     }

@@ -198,6 +198,7 @@ int offlist_push(offlist *l, const void *entry);
  * Returns 0, or -errno when the temporary file could not be read. */
 int offlist_find(offlist *l, uint64_t off, const void **found);
 uint64_t offlist_count(const offlist *l);
+void offlist_clear(offlist *l); /* no entries; the file, if any, is emptied */
 const char *offlist_dir(const offlist *l); /* of the temporary file */
 
 /* ---- rectab.c: the reader's records by offset, read back from the

@@ -159,6 +159,49 @@ START_TEST(test_entries_changed_or_unreadable)
 }
 END_TEST
 
+/* Entries rewritten to reach the end of their page early, leaving the
+ * page's last entries out: refused too. */
+START_TEST(test_entries_end_early)
+{
+    int fd = entries_file();
+    rectab *t = rectab_new(fd);
+    for (uint64_t i = 0; i < 3; i++) {
+        rec_ref ref = {1000 + i * 100, 100, 0, REC_BLOCK, {0}, 0};
+        add_entry(t, fd, &ref, i * IX_ENTRY_SIZE);
+    }
+    unsigned char e[IX_ENTRY_SIZE] = {0};
+    le64_store(e + IXE_OFF_OFFSET, 1100);
+    le32_store(e + IXE_OFF_SIZE, 200);
+    e[IXE_OFF_TYPE] = REC_BLOCK;
+    ut_pwrite_all(fd, e, sizeof e, IX_ENTRY_SIZE, "entries");
+    le64_store(e + IXE_OFF_OFFSET, 1300);
+    le32_store(e + IXE_OFF_SIZE, 50);
+    ut_pwrite_all(fd, e, sizeof e, 2 * IX_ENTRY_SIZE, "entries");
+    rec_ref got;
+    ck_assert_int_eq(rectab_find(t, 1100, &got), VMRP_E_CORRUPT);
+    rectab_free(t);
+    close(fd);
+}
+END_TEST
+
+/* A page found while it is still being filled is read again once it has
+ * grown. */
+START_TEST(test_page_grows_after_a_lookup)
+{
+    int fd = entries_file();
+    rectab *t = rectab_new(fd);
+    rec_ref got;
+    for (uint64_t i = 0; i < 20; i++) {
+        rec_ref ref = {1000 + i * 100, 100, 0, REC_BLOCK, {0}, 0};
+        add_entry(t, fd, &ref, i * IX_ENTRY_SIZE);
+        ck_assert_int_eq(rectab_find(t, 1000 + i * 100, &got), 1);
+        ck_assert_int_eq(rectab_find(t, 1000 + i / 2 * 100, &got), 1);
+    }
+    rectab_free(t);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_out_of_order)
 {
     int fd = entries_file();
@@ -189,6 +232,8 @@ static Suite *rectab_suite(void)
     tcase_add_test(tc, test_find_every_record);
     tcase_add_test(tc, test_more_pages_than_cached);
     tcase_add_test(tc, test_entries_changed_or_unreadable);
+    tcase_add_test(tc, test_entries_end_early);
+    tcase_add_test(tc, test_page_grows_after_a_lookup);
     tcase_add_test(tc, test_out_of_order);
     suite_add_tcase(s, tc);
     return s;

@@ -4,7 +4,7 @@
  * Verify keeps what later records need (blocks, the segment's records, its
  * maps) in memory up to a bound and in temporary files past it. Archives
  * small enough for a unit test never reach the bound, so each verification
- * here runs a second time with the bound set to 7 entries (7 bytes of maps):
+ * here runs a second time with the bound set to 2 entries (2 bytes of maps):
  * both must give the same result, the same message and the same report.
  * Include after unit.h.
  */
@@ -22,7 +22,7 @@ static inline int ut_verify_spilled_too(vmrp_reader *r, int fd, const char *labe
     char *msg = strdup(vmrp_reader_error_string(r));
     vmrp_verify_report again;
     ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
-    r->verify_keep = 7;
+    r->verify_keep = 2;
     int rc_again = vmrp_reader_verify(r, fd, label, &again);
     r->verify_keep = 0;
     ck_assert_msg(rc_again == rc && strcmp(msg, vmrp_reader_error_string(r)) == 0,
