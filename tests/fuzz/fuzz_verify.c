@@ -25,9 +25,14 @@
  * record (the only one), slots only in segment 1, Record_Flags bit 0 set
  * exactly on BLOCK, MAP, FILE and POINT records (4.1, 5.6); in an
  * unencrypted one no KEYS record and no flag.
+ *
+ * Every input is verified again with verify's lists held to two entries
+ * and the rest in temporary files (vmrp_reader::verify_keep): the verdict,
+ * the message and the report must be the same (skip: verify-spilled).
  */
 #define FUZZ_ARCHIVE_MUTATOR
 #include "fuzz_common.h"
+#include "vmrp_private.h" /* vmrp_reader::verify_keep */
 
 #include <zstd.h>
 
@@ -238,6 +243,25 @@ static void check_quick(int fd, const uint8_t *data, size_t size, int rc,
     vmrp_reader_free(rq);
 }
 
+/* Verify's lists (blocks, the segment's records, its maps) held to two
+ * entries each and the rest in temporary files: the same verdict, message
+ * and report as with them in memory. */
+static void check_spilled(int fd, const uint8_t *data, size_t size, int rc,
+                          const vmrp_verify_report *rep, const char *msg)
+{
+    vmrp_reader *rs = vmrp_reader_new();
+    FUZZ_CHECK(rs != NULL && lseek(fd, 0, SEEK_SET) == 0, "vmrp_reader_new");
+    fz_set_keys(rs, data, size, NULL);
+    rs->verify_keep = 2;
+    vmrp_verify_report s;
+    int rcs = vmrp_reader_verify(rs, fd, "fuzz.vmrp", &s);
+    FUZZ_CHECK(rcs == rc && strcmp(msg, vmrp_reader_error_string(rs)) == 0,
+               "lists in memory: %d (%s); in files: %d (%s)", rc, msg, rcs,
+               vmrp_reader_error_string(rs));
+    FUZZ_CHECK(memcmp(&s, rep, sizeof s) == 0, "the report differs with the lists in files");
+    vmrp_reader_free(rs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -283,6 +307,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cross_check(fd, data, size, &rep);
     if (rc == VMRP_OK && !fuzz_skip("verify-conformance"))
         check_conformance(data, size, 1);
+    if (!fuzz_skip("verify-spilled"))
+        check_spilled(fd, data, size, rc, &rep, vmrp_reader_error_string(r));
     vmrp_reader_free(r);
     if (fz_encrypted(data, size))
         check_without_key(fd, rc, &rep);
