@@ -7,10 +7,15 @@
  * the newest point wins a block, zero entries drop out, and blocks at or
  * past the smallest block count seen from N back to the point drop out.
  *
- * A cursor holds one decoded MAP record at a time, so memory is the chain
- * length times one MAP record (at most MAP_ENTRIES_PER_RECORD entries of
- * MAP_ENTRY_SIZE bytes, 3 MiB, and never more than the point's own map),
- * whatever the size of the disk. The cursors sit in a binary heap ordered
+ * A cursor holds one decoded MAP record at a time (at most
+ * MAP_ENTRIES_PER_RECORD entries of MAP_ENTRY_SIZE bytes, 3 MiB, and never
+ * more than the point's own map), whatever the size of the disk. A long
+ * chain of points that each changed many blocks, or a hostile archive of
+ * many points whose small MAP records decode to 3 MiB each, would make
+ * that the chain length times 3 MiB; so the decoded records held together
+ * have a budget (CHAIN_BUDGET), and a record loaded past it is written to
+ * the chain's temporary file, in a slot of 3 MiB per cursor, and read back
+ * WINDOW entries at a time. The cursors sit in a binary heap ordered
  * by (block, rank): chains are usually short, but a collection may hold up
  * to MAX_POINTS_LIMIT points, and a heap keeps each step logarithmic in
  * the chain length where a scan of the cursors would be linear.
@@ -25,20 +30,39 @@
  * same checks again, so a file changed between the two readings fails
  * chain_next() with the same messages.
  */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmrp_private.h"
 
+#define CHAIN_BUDGET ((size_t)48 << 20) /* 16 cursors holding full MAP records */
+#define WINDOW 64u                      /* entries read back at a time: 3 KiB */
+#define SLOT_BYTES ((uint64_t)MAP_ENTRIES_PER_RECORD * MAP_ENTRY_SIZE)
+
+/* What a chain's cursors share: the budget and the temporary file. */
+typedef struct {
+    size_t held;  /* bytes of decoded records held in memory */
+    size_t budget;
+    int fd;       /* -1 until a record is first put aside */
+    char *dir;    /* where the file is, or was last tried */
+} chain_store;
+
 typedef struct {
     vmrp_reader *r;
+    chain_store *store; /* NULL: the record is always held (a single walk) */
     uint32_t k, d;     /* point index and its disk */
     uint32_t rank;     /* 0 = newest point of the map_chain */
     uint64_t nblocks;  /* the point's block count: entries must be below it */
     uint64_t limit;    /* entries at or past it are checked, then dropped */
     uint32_t m;        /* next MAP record of the disk */
-    unsigned char *raw; /* the current MAP record, decoded */
+    unsigned char *raw; /* the current MAP record, decoded, when held */
+    size_t held;       /* its bytes counted against the store's budget */
+    unsigned char *window; /* when put aside: entries window_first.. read back */
+    size_t window_first, window_n;
     size_t cnt, i;     /* its entries, and the next one */
     uint64_t seen;     /* entries of the disk's maps loaded so far */
     int64_t prev_block;
@@ -48,6 +72,7 @@ typedef struct {
 
 struct chain_s {
     vmrp_reader *r;
+    chain_store store;
     map_cursor *cur;   /* one per point of the chain, newest first */
     size_t ncur;
     map_cursor **heap; /* cursors holding an entry, by (block, rank) */
@@ -79,7 +104,64 @@ static void cursor_clear(map_cursor *c)
 {
     free(c->raw);
     c->raw = NULL;
+    if (c->store)
+        c->store->held -= c->held;
+    c->held = 0;
+    free(c->window);
+    c->window = NULL;
+    c->window_n = 0;
     c->cnt = c->i = 0;
+}
+
+/* The record just loaded into c->raw: keep it, or past the budget put it
+ * in the cursor's slot of the store's file and free it. */
+static int cursor_hold(map_cursor *c, size_t len)
+{
+    chain_store *st = c->store;
+    if (!st || st->held + len <= st->budget) {
+        c->held = len;
+        if (st)
+            st->held += len;
+        return VMRP_OK;
+    }
+    vmrp_reader *r = c->r;
+    int rc = st->fd >= 0 ? 0 : (st->fd = io_tmpfile(&st->dir)) < 0 ? st->fd : 0;
+    if (rc == 0)
+        rc = io_pwrite_full(st->fd, c->raw, len, (uint64_t)c->rank * SLOT_BYTES);
+    if (rc == 0 && !(c->window = malloc((size_t)WINDOW * MAP_ENTRY_SIZE)))
+        rc = -ENOMEM;
+    if (rc) {
+        if (st->fd < 0)
+            st->fd = -1;
+        return err_set(&r->err, rc == -ENOMEM ? VMRP_E_NOMEM : VMRP_E_IO,
+                       "%s: %s: temporary file in %s: %s", r->label, c->what, st->dir,
+                       strerror(-rc));
+    }
+    free(c->raw);
+    c->raw = NULL;
+    c->window_first = c->window_n = 0;
+    return VMRP_OK;
+}
+
+/* Entry i of the current record, held or read back from the store. */
+static const unsigned char *cursor_entry(map_cursor *c, size_t i, int *rc)
+{
+    *rc = VMRP_OK;
+    if (c->raw)
+        return c->raw + i * MAP_ENTRY_SIZE;
+    if (i < c->window_first || i - c->window_first >= c->window_n) {
+        size_t n = c->cnt - i < WINDOW ? c->cnt - i : WINDOW;
+        int e = io_pread_full(c->store->fd, c->window, n * MAP_ENTRY_SIZE,
+                              (uint64_t)c->rank * SLOT_BYTES + (uint64_t)i * MAP_ENTRY_SIZE);
+        if (e) {
+            *rc = err_set(&c->r->err, VMRP_E_IO, "%s: %s: temporary file in %s: %s", c->r->label,
+                          c->what, c->store->dir, strerror(-e));
+            return NULL;
+        }
+        c->window_first = i;
+        c->window_n = n;
+    }
+    return c->window + (i - c->window_first) * MAP_ENTRY_SIZE;
 }
 
 /* The next entry of the point's maps, whether below the limit or not, into
@@ -112,17 +194,27 @@ static int cursor_step(map_cursor *c, int *have)
             return rc;
         }
         size_t cnt = len / MAP_ENTRY_SIZE;
-        if (len % MAP_ENTRY_SIZE != 0 || c->seen + cnt > di->changed_blocks) {
+        if (len % MAP_ENTRY_SIZE != 0 || c->seen + cnt > di->changed_blocks ||
+            len > SLOT_BYTES) {
             cursor_clear(c);
             return err_set(&r->err, VMRP_E_CORRUPT, "%s: %s: size does not match Changed_Blocks",
                            r->label, c->what);
+        }
+        if ((rc = cursor_hold(c, len)) != 0) {
+            cursor_clear(c);
+            return rc;
         }
         c->seen += cnt;
         c->cnt = cnt;
         c->i = 0;
     }
     const size_t i = c->i++;
-    const unsigned char *p = c->raw + i * MAP_ENTRY_SIZE;
+    int rc;
+    const unsigned char *p = cursor_entry(c, i, &rc);
+    if (!p) {
+        cursor_clear(c);
+        return rc;
+    }
     map_entry *e = &c->e;
     e->block = le64_load(p + ME_OFF_BLOCK);
     e->record = le64_load(p + ME_OFF_RECORD);
@@ -223,6 +315,9 @@ void chain_free(map_chain *ch)
         cursor_clear(&ch->cur[i]);
     free(ch->cur);
     free(ch->heap);
+    if (ch->store.fd >= 0)
+        close(ch->store.fd);
+    free(ch->store.dir);
     free(ch);
 }
 
@@ -234,6 +329,11 @@ static int chain_build(vmrp_reader *r, uint32_t pi, uint32_t d, int validate, ma
     unsigned char family[ID_SIZE];
     memcpy(family, r->points[pi].info.disks[d].family_id, ID_SIZE);
     map_chain *ch = calloc(1, sizeof *ch);
+    if (ch) {
+        ch->store.fd = -1;
+        ch->store.budget = r->chain_budget ? r->chain_budget : CHAIN_BUDGET;
+        ch->store.dir = strdup(io_tmp_dir());
+    }
     size_t len = 0;
     for (int64_t k = pi; k >= 0; k--) {
         int dk = find_family(&r->points[k], family);
@@ -247,7 +347,7 @@ static int chain_build(vmrp_reader *r, uint32_t pi, uint32_t d, int validate, ma
         ch->cur = calloc(len ? len : 1, sizeof *ch->cur);
         ch->heap = calloc(len ? len : 1, sizeof *ch->heap);
     }
-    if (!ch || !ch->cur || !ch->heap) {
+    if (!ch || !ch->cur || !ch->heap || !ch->store.dir) {
         chain_free(ch);
         return err_set(&r->err, VMRP_E_NOMEM, "%s: out of memory resolving disk %s", r->label,
                        r->points[pi].info.disks[d].name);
@@ -262,6 +362,7 @@ static int chain_build(vmrp_reader *r, uint32_t pi, uint32_t d, int validate, ma
         if (nb < limit)
             limit = nb;
         cursor_init(&ch->cur[ch->ncur], r, (uint32_t)k, (uint32_t)dk, limit, (uint32_t)ch->ncur);
+        ch->cur[ch->ncur].store = &ch->store;
         ch->ncur++;
     }
     /* First reading: every entry of every map along the chain, in chain

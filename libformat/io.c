@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -187,4 +188,54 @@ void io_start_writeback(int fd, uint64_t off, size_t len)
     (void)off;
     (void)len;
 #endif
+}
+
+const char *io_tmp_dir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
+/* No O_TMPFILE file can be made there (the file system or kernel lacks it),
+ * or none may: try elsewhere. */
+static int try_elsewhere(int err)
+{
+    return err == EOPNOTSUPP || err == EISDIR || err == EINVAL || err == EACCES || err == EPERM ||
+           err == EROFS;
+}
+
+static int set_dir(char **dir, const char *to)
+{
+    char *copy = strdup(to);
+    if (!copy)
+        return -ENOMEM;
+    free(*dir);
+    *dir = copy;
+    return 0;
+}
+
+int io_tmpfile(char **dir)
+{
+    int fd = open(*dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0 || !try_elsewhere(errno))
+        return fd >= 0 ? fd : -errno;
+    if (strcmp(*dir, io_tmp_dir()) != 0) {
+        int rc = set_dir(dir, io_tmp_dir());
+        if (rc)
+            return rc;
+        fd = open(*dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0 || !try_elsewhere(errno))
+            return fd >= 0 ? fd : -errno;
+    }
+    size_t n = strlen(*dir) + sizeof "/vmrp-tmp.XXXXXX";
+    char *name = malloc(n);
+    if (!name)
+        return -ENOMEM;
+    snprintf(name, n, "%s/vmrp-tmp.XXXXXX", *dir);
+    fd = mkostemp(name, O_CLOEXEC);
+    int rc = fd >= 0 ? 0 : -errno;
+    if (fd >= 0)
+        (void)unlink(name);
+    free(name);
+    return fd >= 0 ? fd : rc;
 }

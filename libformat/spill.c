@@ -38,12 +38,6 @@ struct spill {
 /* Read back in pieces of about this size. */
 #define SPILL_READ_BYTES ((size_t)1 << 20)
 
-static const char *tmp_dir(void)
-{
-    const char *t = getenv("TMPDIR");
-    return t && *t ? t : "/tmp";
-}
-
 spill *spill_new(size_t entry_size, size_t keep, const char *dir)
 {
     spill *s = calloc(1, sizeof *s);
@@ -52,7 +46,7 @@ spill *spill_new(size_t entry_size, size_t keep, const char *dir)
     s->entry_size = entry_size ? entry_size : 1;
     s->keep = keep ? keep : 1;
     s->fd = -1;
-    if (!(s->dir = strdup(dir ? dir : tmp_dir()))) {
+    if (!(s->dir = strdup(dir ? dir : io_tmp_dir()))) {
         free(s);
         return NULL;
     }
@@ -80,55 +74,11 @@ const char *spill_dir(const spill *s)
     return s->dir;
 }
 
-static int set_dir(spill *s, const char *dir)
-{
-    char *copy = strdup(dir);
-    if (!copy)
-        return -ENOMEM;
-    free(s->dir);
-    s->dir = copy;
-    return 0;
-}
-
-/* No O_TMPFILE file can be made there (the file system or kernel lacks it),
- * or none may: try elsewhere. */
-static int try_elsewhere(int err)
-{
-    return err == EOPNOTSUPP || err == EISDIR || err == EINVAL || err == EACCES || err == EPERM ||
-           err == EROFS;
-}
-
-static int open_tmpfile(spill *s)
-{
-    int fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0 || !try_elsewhere(errno))
-        return fd >= 0 ? fd : -errno;
-    if (strcmp(s->dir, tmp_dir()) != 0) {
-        int rc = set_dir(s, tmp_dir());
-        if (rc)
-            return rc;
-        fd = open(s->dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        if (fd >= 0 || !try_elsewhere(errno))
-            return fd >= 0 ? fd : -errno;
-    }
-    size_t n = strlen(s->dir) + sizeof "/vmrp-tmp.XXXXXX";
-    char *name = malloc(n);
-    if (!name)
-        return -ENOMEM;
-    snprintf(name, n, "%s/vmrp-tmp.XXXXXX", s->dir);
-    fd = mkostemp(name, O_CLOEXEC);
-    int rc = fd >= 0 ? 0 : -errno;
-    if (fd >= 0)
-        (void)unlink(name);
-    free(name);
-    return fd >= 0 ? fd : rc;
-}
-
 /* Move the entries held in memory to the end of the file. */
 static int spill_out(spill *s)
 {
     if (s->fd < 0) {
-        int fd = open_tmpfile(s);
+        int fd = io_tmpfile(&s->dir);
         if (fd < 0)
             return fd;
         s->fd = fd;

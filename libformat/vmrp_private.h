@@ -48,6 +48,13 @@ int io_disk_geometry(int fd, uint64_t *size, uint32_t *sector_size, int *is_bloc
 int io_next_data(int fd, uint64_t off, uint64_t size, uint64_t *data_start, uint64_t *data_end);
 /* File size of an open descriptor. */
 int io_file_size(int fd, uint64_t *size);
+/* $TMPDIR, else /tmp. */
+const char *io_tmp_dir(void);
+/* A temporary file without a name (O_TMPFILE), open for reading and
+ * writing, in *dir (malloc'd); where the file system or permissions refuse
+ * one there, in io_tmp_dir() (and *dir becomes that), else made with
+ * mkostemp() and unlinked. The fd, or -errno. */
+int io_tmpfile(char **dir);
 
 /* ---- spill.c: a list of fixed-size entries, in memory up to `keep` of
  * them, beyond that in an anonymous temporary file (see spill.c) ---- */
@@ -419,6 +426,7 @@ struct vmrp_reader_s {
     const vmrp_key *pubkey; /* when set, every commit must be signed by it */
     unsigned verify_flags;  /* VMRP_VERIFY_* */
     size_t verify_keep;     /* tests: verify's lists held in memory; 0: the defaults */
+    size_t chain_budget;    /* tests: bytes of decoded maps a chain holds; 0: the default */
     crypt_keys *crypt;      /* encrypted collections (unlocked or not) */
     unsigned char *keys_first; /* the first KEYS payload: the key slots */
     const vmrp_key *identity;  /* opens an encrypted collection */
