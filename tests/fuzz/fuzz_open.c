@@ -22,9 +22,15 @@
  * repeat there); an archive that opens with the keys fails with
  * VMRP_E_KEY without them; and an archive that opens with the identity and
  * with the passphrase alone shows the same collection both ways.
+ *
+ * A disk (up to IMAGE_MAX) is read again with every decoded MAP record of
+ * its chain put aside in the chain's temporary file instead of held
+ * (vmrp_reader::chain_budget): the same bytes, or a failure both ways
+ * (skip: chain-aside).
  */
 #define FUZZ_ARCHIVE_MUTATOR
 #include "fuzz_common.h"
+#include "vmrp_private.h" /* vmrp_reader::chain_budget */
 
 typedef struct {
     uint64_t disk_size;
@@ -133,6 +139,24 @@ static unsigned char *read_image(vmrp_reader *r, uint32_t pi, const vmrp_disk_in
         return NULL;
     }
     return im.buf;
+}
+
+static void check_chain_aside(vmrp_reader *r, uint32_t pi, const vmrp_disk_info *di)
+{
+    if (di->size_bytes > IMAGE_MAX || di->excluded || fuzz_skip("chain-aside"))
+        return;
+    unsigned char *held = read_image(r, pi, di);
+    r->chain_budget = 1;
+    unsigned char *aside = read_image(r, pi, di);
+    r->chain_budget = 0;
+    FUZZ_CHECK((held == NULL) == (aside == NULL),
+               "disk %s: reads %s with its maps held, %s with them put aside", di->name,
+               held ? "whole" : "not", aside ? "whole" : "not");
+    if (held && aside)
+        FUZZ_CHECK(memcmp(held, aside, (size_t)di->size_bytes) == 0,
+                   "disk %s: other bytes with its maps put aside", di->name);
+    free(held);
+    free(aside);
 }
 
 /* Format section 9 with an empty map at N: block k of D at N is block k of
@@ -340,6 +364,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            "point %u disk %s: FULL %s", i + 1, p->disks[d].name,
                            p->disks[d].excluded ? "and EXCLUDED" : "without encryption");
                 check_disk(r, i, p, d, ci->block_size);
+                check_chain_aside(r, i, &p->disks[d]);
                 for (uint32_t e = 0; e < d && !fuzz_skip("family-id"); e++)
                     FUZZ_CHECK(memcmp(p->disks[e].family_id, p->disks[d].family_id, 16) != 0,
                                "point %u: disks %s and %s share a Family_Id (format 5.4.2)", i + 1,
