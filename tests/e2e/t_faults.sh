@@ -131,3 +131,32 @@ done
 echo "t_faults: $kills kills (SIGKILL): $torn left a torn tail, $complete had committed, $klost lost commits" >&2
 if [ "$klost" -eq 0 ]; then pass "$kills SIGKILLs mid-append: no committed point lost"; fi
 expect_exit 0 "a pack after a kill appends normally" vmrp pack k.vmrp --disk d=d.img --quiet
+
+# A system without O_TMPFILE: the writer's index entries past 65,536 (a
+# disk of 65,600 stored 4 KiB blocks) wait in a file made with mkostemp()
+# and unlinked at once; the pack succeeds and leaves no file behind.
+mkdir -p notmp/tmp
+gendisk create notmp/big.img 262400K
+gendisk fill notmp/big.img 0 262400K 41
+: > counts
+if TMPDIR=$PWD/notmp/tmp VMRP_FAULT_NO_TMPFILE=1 VMRP_FAULT_COUNT=$PWD/counts \
+    faulty $VMRP pack notmp/big.vmrp --block-size 4K --disk b=notmp/big.img --quiet 2> err; then
+    refused=$(tail -1 counts | cut -d' ' -f3)
+    left=$(ls -A notmp/tmp; ls notmp | grep -v '^big\.\(img\|vmrp\)$' | grep -v '^tmp$')
+    if [ "${refused:-0}" -ge 1 ] && [ -z "$left" ]; then
+        pass "without O_TMPFILE ($refused refused) the pack falls back to a named file, removed at once"
+    else
+        fail "pack without O_TMPFILE" "refused '${refused:-}', left behind: $left"
+    fi
+    expect_exit 0 "the pack made without O_TMPFILE verifies" vmrp verify notmp/big.vmrp --quiet
+    rm -f notmp/r.img
+    if vmrp restore notmp/big.vmrp --disk b --output notmp/r.img --quiet > /dev/null 2>&1 &&
+        cmp -s notmp/r.img notmp/big.img; then
+        pass "the pack made without O_TMPFILE restores exactly"
+    else
+        fail "restore of the pack made without O_TMPFILE" "restore or compare failed"
+    fi
+else
+    fail "pack without O_TMPFILE" "exit $?: $(head -1 err)"
+fi
+rm -rf notmp

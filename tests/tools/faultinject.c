@@ -6,19 +6,24 @@
  *                        stays full)
  *   VMRP_FAULT_FSYNC=N   the Nth fsync()/fdatasync() fails
  *   VMRP_FAULT_ERRNO=E   errno of the failures: ENOSPC (default) or EIO
+ *   VMRP_FAULT_NO_TMPFILE=1  open() with O_TMPFILE fails with EOPNOTSUPP,
+ *                        as on a file system without it
  *
- * At exit, the number of writes and fsyncs seen is appended to the file
- * named by VMRP_FAULT_COUNT, so a test knows how many points to try.
+ * At exit, the number of writes, fsyncs and refused O_TMPFILE opens seen
+ * is appended to the file named by VMRP_FAULT_COUNT, so a test knows how
+ * many points to try.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static long writes, syncs;
+static long writes, syncs, tmpfiles_refused;
 
 static long env_long(const char *name)
 {
@@ -94,6 +99,42 @@ int fdatasync(int fd)
     return real(fd);
 }
 
+/* The mode argument is there only with O_CREAT or O_TMPFILE. */
+static int open_with(const char *name, const char *path, int flags, mode_t mode)
+{
+    int (*real)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, name);
+    if ((flags & O_TMPFILE) == O_TMPFILE && env_long("VMRP_FAULT_NO_TMPFILE") > 0) {
+        tmpfiles_refused++;
+        errno = EOPNOTSUPP;
+        return -1;
+    }
+    return real(path, flags, mode);
+}
+
+int open(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return open_with("open", path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...)
+{
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    return open_with("open64", path, flags, mode);
+}
+
 __attribute__((destructor)) static void report(void)
 {
     const char *path = getenv("VMRP_FAULT_COUNT");
@@ -101,7 +142,7 @@ __attribute__((destructor)) static void report(void)
         return;
     FILE *f = fopen(path, "a");
     if (f) {
-        fprintf(f, "%ld %ld\n", writes, syncs);
+        fprintf(f, "%ld %ld %ld\n", writes, syncs, tmpfiles_refused);
         fclose(f);
     }
 }
