@@ -1,4 +1,4 @@
-/* io.c - whole reads and writes, locking, and disk geometry. */
+/* io.c - whole reads and writes, locking, disk geometry, and unnamed temporary files. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -29,7 +29,7 @@ typedef struct {
 int err_set(vmrp_err *e, int code, const char *fmt, ...) VMRP_PRINTF(3, 4);
 void err_clear(vmrp_err *e);
 
-/* ---- io.c: whole reads and writes, locking, disk geometry ---- */
+/* ---- io.c: whole reads and writes, locking, disk geometry, temporary files ---- */
 int io_pread_full(int fd, void *buf, size_t len, uint64_t off); /* 0, or -errno; short = -EIO */
 int io_read_full(int fd, void *buf, size_t len, size_t *got);  /* stops at EOF */
 int io_write_full(int fd, const void *buf, size_t len);
