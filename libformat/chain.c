@@ -113,6 +113,15 @@ static void cursor_clear(map_cursor *c)
     c->cnt = c->i = 0;
 }
 
+/* The chain's temporary file could not be made, written or read. */
+static int store_failed(const map_cursor *c, int neg_errno)
+{
+    vmrp_reader *r = c->r;
+    return err_set(&r->err, neg_errno == -ENOMEM ? VMRP_E_NOMEM : VMRP_E_IO,
+                   "%s: %s: temporary file in %s: %s", r->label, c->what, c->store->dir,
+                   strerror(-neg_errno));
+}
+
 /* The record just loaded into c->raw: keep it, or past the budget put it
  * in the cursor's slot of the store's file and free it. */
 static int cursor_hold(map_cursor *c, size_t len)
@@ -124,19 +133,17 @@ static int cursor_hold(map_cursor *c, size_t len)
             st->held += len;
         return VMRP_OK;
     }
-    vmrp_reader *r = c->r;
-    int rc = st->fd >= 0 ? 0 : (st->fd = io_tmpfile(&st->dir)) < 0 ? st->fd : 0;
-    if (rc == 0)
-        rc = io_pwrite_full(st->fd, c->raw, len, (uint64_t)c->rank * SLOT_BYTES);
+    if (st->fd < 0) {
+        int fd = io_tmpfile(&st->dir);
+        if (fd < 0)
+            return store_failed(c, fd);
+        st->fd = fd;
+    }
+    int rc = io_pwrite_full(st->fd, c->raw, len, (uint64_t)c->rank * SLOT_BYTES);
     if (rc == 0 && !(c->window = malloc((size_t)WINDOW * MAP_ENTRY_SIZE)))
         rc = -ENOMEM;
-    if (rc) {
-        if (st->fd < 0)
-            st->fd = -1;
-        return err_set(&r->err, rc == -ENOMEM ? VMRP_E_NOMEM : VMRP_E_IO,
-                       "%s: %s: temporary file in %s: %s", r->label, c->what, st->dir,
-                       strerror(-rc));
-    }
+    if (rc)
+        return store_failed(c, rc);
     free(c->raw);
     c->raw = NULL;
     c->window_first = c->window_n = 0;
@@ -154,8 +161,7 @@ static const unsigned char *cursor_entry(map_cursor *c, size_t i, int *rc)
         int e = io_pread_full(c->store->fd, c->window, n * MAP_ENTRY_SIZE,
                               (uint64_t)c->rank * SLOT_BYTES + (uint64_t)i * MAP_ENTRY_SIZE);
         if (e) {
-            *rc = err_set(&c->r->err, VMRP_E_IO, "%s: %s: temporary file in %s: %s", c->r->label,
-                          c->what, c->store->dir, strerror(-e));
+            *rc = store_failed(c, e);
             return NULL;
         }
         c->window_first = i;

@@ -99,7 +99,7 @@ int fdatasync(int fd)
     return real(fd);
 }
 
-/* The mode argument is there only with O_CREAT or O_TMPFILE. */
+/* Refuse an O_TMPFILE open when asked to, else make the real call. */
 static int open_with(const char *name, const char *path, int flags, mode_t mode)
 {
     int (*real)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, name);
@@ -111,29 +111,22 @@ static int open_with(const char *name, const char *path, int flags, mode_t mode)
     return real(path, flags, mode);
 }
 
-int open(const char *path, int flags, ...)
-{
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
+/* open() and open64(): the same shim; the mode is read only when given. */
+#define OPEN_SHIM(fn)                                                                              \
+    int fn(const char *path, int flags, ...)                                                       \
+    {                                                                                              \
+        mode_t mode = 0;                                                                           \
+        if (flags & (O_CREAT | O_TMPFILE)) {                                                       \
+            va_list ap;                                                                            \
+            va_start(ap, flags);                                                                   \
+            mode = va_arg(ap, mode_t);                                                             \
+            va_end(ap);                                                                            \
+        }                                                                                          \
+        return open_with(#fn, path, flags, mode);                                                  \
     }
-    return open_with("open", path, flags, mode);
-}
 
-int open64(const char *path, int flags, ...)
-{
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    return open_with("open64", path, flags, mode);
-}
+OPEN_SHIM(open)
+OPEN_SHIM(open64)
 
 __attribute__((destructor)) static void report(void)
 {
