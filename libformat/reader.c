@@ -408,19 +408,24 @@ static int read_index(vmrp_reader *r, const commit_info *c, uint16_t k, int keep
 }
 
 /* The trailer failed its checks: walk records forward from the header and
- * keep the last commit that links to the one before it. */
+ * keep the last commit that links to the one before it. The walk stops at
+ * the first thing that does not check (damage or an interrupted append),
+ * but a read that fails is an error: bytes that could not be read are never
+ * judged, so a failing medium is not taken for a torn tail. */
 static int scan_for_head(vmrp_reader *r, uint64_t *head)
 {
     uint64_t off = FH_SIZE, size = r->coll.file_size;
     commit_info last = {0};
-    int have = 0;
+    int have = 0, rc = VMRP_OK;
     *head = 0;
-    while (off + RH_SIZE <= size) {
+    while (rc == VMRP_OK && off + RH_SIZE <= size) {
         unsigned char hdr[RH_SIZE];
         record_header h;
         const char *why;
-        if (io_pread_full(r->fd, hdr, RH_SIZE, off) != 0)
+        if ((rc = io_pread_full(r->fd, hdr, RH_SIZE, off)) != 0) {
+            rc = io_fail(r, rc, off);
             break;
+        }
         if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, r->coll.encrypted, &h,
                                     &why) != VMRP_OK)
             break;
@@ -430,13 +435,13 @@ static int scan_for_head(vmrp_reader *r, uint64_t *head)
         if (h.type == REC_COMMIT) {
             commit_info c;
             uint64_t pt;
-            if (read_commit(r, off, &c) != VMRP_OK)
+            if ((rc = read_commit(r, off, &c)) != VMRP_OK)
                 break;
             if (have ? (c.prev_offset != last.commit_offset ||
                         memcmp(c.prev_hash, last.hash, HASH_SIZE) != 0)
                      : c.prev_offset != 0)
                 break;
-            if (read_index(r, &c, 0, 0, &pt) != VMRP_OK)
+            if ((rc = read_index(r, &c, 0, 0, &pt)) != VMRP_OK)
                 break;
             last = c;
             have = 1;
@@ -444,40 +449,68 @@ static int scan_for_head(vmrp_reader *r, uint64_t *head)
         }
         off = next;
     }
+    if (rc != VMRP_E_CORRUPT)
+        return rc; /* VMRP_OK, or a read error or no memory: the scan is void */
     err_clear(&r->err);
-    return have;
+    return VMRP_OK;
 }
 
-/* Load the POINT record of point k and check it against the commit chain
- * and the points before it. */
+#define TAIL_PIECE_BYTES ((size_t)1 << 20) /* read at once when a tail is checked whole */
+
 /* Bytes after the last valid commit are an interrupted append only if they
  * could be the prefix of a segment: no complete COMMIT record among them and
  * no End_Magic at the very end. Anything else is damage to something that
- * was committed, and must not be truncated away. */
-static int tail_is_damage(vmrp_reader *r, uint64_t from)
+ * was committed, and must not be truncated away. With `whole`, for a caller
+ * that removes a torn tail, every byte of it must also read back: what
+ * cannot be read cannot be judged. */
+static int judge_tail(vmrp_reader *r, uint64_t from, int whole, int *damaged)
 {
     uint64_t size = r->coll.file_size;
     unsigned char last[8];
+    int rc = VMRP_OK;
+    *damaged = 0;
     if (from >= size)
-        return 0;
-    if (size - from >= 8 && io_pread_full(r->fd, last, 8, size - 8) == 0 &&
-        memcmp(last, CM_END_MAGIC, 8) == 0)
-        return 1;
+        return VMRP_OK;
+    if (size - from >= 8) {
+        if ((rc = io_pread_full(r->fd, last, 8, size - 8)) != 0)
+            return io_fail(r, rc, size - 8);
+        if (memcmp(last, CM_END_MAGIC, 8) == 0) {
+            *damaged = 1;
+            return VMRP_OK;
+        }
+    }
     for (uint64_t off = from; off + RH_SIZE <= size;) {
         unsigned char hdr[RH_SIZE];
         record_header h;
         const char *why;
-        if (io_pread_full(r->fd, hdr, RH_SIZE, off) != 0 ||
-            record_header_decode_ex(hdr, r->coll.block_size, r->strict, r->coll.encrypted, &h,
+        if ((rc = io_pread_full(r->fd, hdr, RH_SIZE, off)) != 0)
+            return io_fail(r, rc, off);
+        if (record_header_decode_ex(hdr, r->coll.block_size, r->strict, r->coll.encrypted, &h,
                                     &why) != VMRP_OK)
-            return 0;
-        if (h.type == REC_COMMIT && off + CM_RECORD_SIZE <= size)
-            return 1;
+            break;
+        if (h.type == REC_COMMIT && off + CM_RECORD_SIZE <= size) {
+            *damaged = 1;
+            return VMRP_OK;
+        }
         off += RH_SIZE + (uint64_t)h.stored_size;
     }
-    return 0;
+    if (!whole)
+        return VMRP_OK;
+    unsigned char *buf = malloc(TAIL_PIECE_BYTES);
+    if (!buf)
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    for (uint64_t off = from; off < size && rc == VMRP_OK;) {
+        size_t len = size - off < TAIL_PIECE_BYTES ? (size_t)(size - off) : TAIL_PIECE_BYTES;
+        if ((rc = io_pread_full(r->fd, buf, len, off)) != 0)
+            rc = io_fail(r, rc, off);
+        off += len;
+    }
+    free(buf);
+    return rc;
 }
 
+/* Load the POINT record of point k and check it against the commit chain
+ * and the points before it. */
 static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
                              uint64_t segment_offset, uint64_t index_offset)
 {
@@ -572,9 +605,16 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
     return VMRP_OK;
 }
 
+/* Where each segment's parts are, from its commit and its INDEX. */
+typedef struct {
+    uint64_t start; /* the segment's first record */
+    uint64_t point; /* its POINT record */
+    uint64_t index; /* its INDEX record */
+} segment_place;
+
 /* Every segment of an encrypted collection starts with a KEYS record: the
  * first holds the key slots, each holds its segment's sealed keys. */
-static int reader_open_keys(vmrp_reader *r, size_t n, const uint64_t *segments)
+static int reader_open_keys(vmrp_reader *r, size_t n, const segment_place *seg)
 {
     size_t nkeys = 0;
     for (size_t i = 0; i < r->nrecs; i++)
@@ -589,7 +629,7 @@ static int reader_open_keys(vmrp_reader *r, size_t n, const uint64_t *segments)
         char what[64];
         snprintf(what, sizeof what, "key record of point %zu", k + 1);
         rec_ref found_ref;
-        const rec_ref *ref = reader_find_record(r, segments[k], &found_ref);
+        const rec_ref *ref = reader_find_record(r, seg[k].start, &found_ref);
         if (!ref || ref->type != REC_KEYS)
             return err_set(&r->err, VMRP_E_CORRUPT, "%s: point %zu: its segment does not start "
                            "with a key record", r->label, k + 1);
@@ -620,7 +660,7 @@ static int reader_open_keys(vmrp_reader *r, size_t n, const uint64_t *segments)
             rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: %s names another collection key",
                          r->label, what);
         if (rc == VMRP_OK && r->crypt->unlocked &&
-            keys_open_segment(raw, r->crypt, segments[k], &r->crypt->segs[k]) != VMRP_OK)
+            keys_open_segment(raw, r->crypt, seg[k].start, &r->crypt->segs[k]) != VMRP_OK)
             rc = err_set(&r->err, VMRP_E_CORRUPT,
                          "%s: %s: its sealed segment keys do not open with the collection key",
                          r->label, what);
@@ -629,7 +669,7 @@ static int reader_open_keys(vmrp_reader *r, size_t n, const uint64_t *segments)
             return rc;
     }
     if (r->crypt->unlocked &&
-        keys_open_segment(r->keys_first, r->crypt, segments[0], &r->crypt->segs[0]) != VMRP_OK)
+        keys_open_segment(r->keys_first, r->crypt, seg[0].start, &r->crypt->segs[0]) != VMRP_OK)
         return err_set(&r->err, VMRP_E_CORRUPT,
                        "%s: key record of point 1: its sealed segment keys do not open with the "
                        "collection key", r->label);
@@ -637,11 +677,9 @@ static int reader_open_keys(vmrp_reader *r, size_t n, const uint64_t *segments)
     return VMRP_OK;
 }
 
-int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *torn_bytes)
+/* The header of the file on fd, checked and parsed into r->coll. */
+static int reader_open_header(vmrp_reader *r, int fd, const char *label)
 {
-    reader_reset(r);
-    err_clear(&r->err);
-    memset(&r->coll, 0, sizeof r->coll);
     r->fd = fd;
     r->label = strdup(label ? label : "archive");
     r->codec = codec_new();
@@ -664,131 +702,159 @@ int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *to
                        rc == VMRP_E_NOT_ARCHIVE ? "not a vmrp archive: " : "", why);
     r->coll.file_size = size;
     r->strict = r->coll.format_minor <= FORMAT_MINOR;
+    return VMRP_OK;
+}
 
-    /* The head: the trailer if it is a valid commit, else a forward scan. */
-    uint64_t head = 0;
+/* The offset of the last valid commit (0: none): the trailer if it is one,
+ * else what a forward scan finds. A read error is returned, not taken for
+ * a trailer that does not check. */
+static int reader_find_head(vmrp_reader *r, uint64_t *head)
+{
+    uint64_t size = r->coll.file_size;
     commit_info c;
-    if (size >= FH_SIZE + CM_RECORD_SIZE && read_commit(r, size - CM_RECORD_SIZE, &c) == VMRP_OK)
-        head = size - CM_RECORD_SIZE;
-    else if (!scan_for_head(r, &head))
-        head = 0;
-    err_clear(&r->err);
-    r->coll.committed_size = head ? head + CM_RECORD_SIZE : FH_SIZE;
-    r->coll.tail_damaged = tail_is_damage(r, r->coll.committed_size);
-    if (torn_bytes)
-        *torn_bytes = size - r->coll.committed_size;
-    if (head == 0)
-        return VMRP_OK; /* an interrupted creation: no points */
+    *head = 0;
+    if (size >= FH_SIZE + CM_RECORD_SIZE) {
+        int rc = read_commit(r, size - CM_RECORD_SIZE, &c);
+        if (rc == VMRP_OK) {
+            *head = size - CM_RECORD_SIZE;
+            return VMRP_OK;
+        }
+        if (rc != VMRP_E_CORRUPT)
+            return rc;
+        err_clear(&r->err);
+    }
+    return scan_for_head(r, head);
+}
 
-    /* Walk back to the first commit; the chain is finite because every
-     * predecessor lies strictly before its successor. */
+/* The commits from the one at `head` back to the first, newest first, each
+ * checked against its successor and, with a public key set, its signature.
+ * The walk is finite because every predecessor lies strictly before its
+ * successor. */
+static int read_commit_chain(vmrp_reader *r, uint64_t head, commit_info **out, size_t *count)
+{
     size_t cap = 16, n = 0;
     commit_info *chain = malloc(cap * sizeof *chain);
-    if (!chain)
-        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-    for (uint64_t at = head;;) {
+    int rc = chain ? VMRP_OK : err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    for (uint64_t at = head; rc == VMRP_OK;) {
         if (n == cap) {
             commit_info *bigger = realloc(chain, 2 * cap * sizeof *chain);
             if (!bigger) {
-                free(chain);
-                return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+                rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+                break;
             }
             chain = bigger;
             cap *= 2;
         }
-        rc = read_commit(r, at, &chain[n]);
-        if (rc) {
-            free(chain);
-            return rc;
-        }
+        if ((rc = read_commit(r, at, &chain[n])) != VMRP_OK)
+            break;
         /* Signatures are checked on the chain, not while finding its head:
          * an unsigned archive is refused, not mistaken for an empty one. */
         char why_buf[96];
         const char *problem = commit_signature_problem(r->pubkey, &chain[n], why_buf, sizeof why_buf);
-        if (problem) {
-            err_set(&r->err, VMRP_E_CORRUPT, "%s: the commit of point %u (offset %llu) %s",
-                    r->label, chain[n].sequence, (unsigned long long)at, problem);
-            free(chain);
-            return VMRP_E_CORRUPT;
-        }
-        if (n > 0 && memcmp(chain[n - 1].prev_hash, chain[n].hash, HASH_SIZE) != 0) {
-            free(chain);
-            return err_set(&r->err, VMRP_E_CORRUPT,
-                           "%s: commit at offset %llu does not match the hash its successor holds",
-                           r->label, (unsigned long long)at);
-        }
-        if (n > 0 && chain[n].sequence + 1 != chain[n - 1].sequence) {
-            free(chain);
-            return err_set(&r->err, VMRP_E_CORRUPT, "%s: commit sequence numbers are not consecutive",
-                           r->label);
-        }
-        n++;
-        if (chain[n - 1].prev_offset == 0)
+        if (problem)
+            rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: the commit of point %u (offset %llu) %s",
+                         r->label, chain[n].sequence, (unsigned long long)at, problem);
+        else if (n > 0 && memcmp(chain[n - 1].prev_hash, chain[n].hash, HASH_SIZE) != 0)
+            rc = err_set(&r->err, VMRP_E_CORRUPT,
+                         "%s: commit at offset %llu does not match the hash its successor holds",
+                         r->label, (unsigned long long)at);
+        else if (n > 0 && chain[n].sequence + 1 != chain[n - 1].sequence)
+            rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: commit sequence numbers are not consecutive",
+                         r->label);
+        else if (chain[n++].prev_offset == 0)
             break;
-        at = chain[n - 1].prev_offset;
+        else
+            at = chain[n - 1].prev_offset;
     }
-    if (chain[n - 1].sequence != 1 || n > r->coll.max_points) {
+    if (rc == VMRP_OK && (chain[n - 1].sequence != 1 || n > r->coll.max_points))
+        rc = err_set(&r->err, VMRP_E_CORRUPT,
+                     "%s: commit chain does not start at point 1 or exceeds Max_Points", r->label);
+    if (rc) {
         free(chain);
-        return err_set(&r->err, VMRP_E_CORRUPT, "%s: commit chain does not start at point 1 or exceeds Max_Points",
-                       r->label);
+        return rc;
     }
+    *out = chain;
+    *count = n;
+    return VMRP_OK;
+}
 
-    r->points = calloc(n, sizeof *r->points);
-    r->table = rectab_new(r->fd);
-    if (!r->points || !r->table) {
-        free(chain);
-        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-    }
-    uint64_t *point_offsets = calloc(n, sizeof *point_offsets);
-    uint64_t *segments = calloc(n, sizeof *segments);
-    uint64_t *indexes = calloc(n, sizeof *indexes);
-    if (!point_offsets || !segments || !indexes) {
-        free(point_offsets);
-        free(segments);
-        free(indexes);
-        free(chain);
-        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-    }
-    /* Indexes, oldest first, so the record table stays sorted by offset. */
+/* Every segment's INDEX, oldest first so that the record table stays sorted
+ * by offset, then the key records of an encrypted collection. */
+static int reader_load_indexes(vmrp_reader *r, const commit_info *chain, size_t n,
+                               segment_place *seg)
+{
+    int rc = VMRP_OK;
     for (size_t k = 0; k < n && rc == VMRP_OK; k++) {
         const commit_info *ci = &chain[n - 1 - k];
-        rc = read_index(r, ci, (uint16_t)k /* < Max_Points <= 65535 */, 1, &point_offsets[k]);
-        if (rc)
-            break;
-        segments[k] = ci->segment_offset;
-        indexes[k] = ci->index_offset;
+        rc = read_index(r, ci, (uint16_t)k /* < Max_Points <= 65535 */, 1, &seg[k].point);
+        seg[k].start = ci->segment_offset;
+        seg[k].index = ci->index_offset;
         r->points[k].info.commit_offset = ci->commit_offset;
         memcpy(r->points[k].info.commit_hash, ci->hash, HASH_SIZE);
     }
-    if (rc == VMRP_OK) {
-        memcpy(r->coll.head_hash, chain[0].hash, HASH_SIZE);
-        r->head_offset = chain[0].commit_offset;
-    }
-    free(chain);
-    if (rc == VMRP_OK && r->coll.encrypted)
-        rc = reader_open_keys(r, n, segments);
-    for (size_t i = 0; rc == VMRP_OK && !r->coll.encrypted && i < r->nrecs; i++)
+    if (rc)
+        return rc;
+    memcpy(r->coll.head_hash, chain[0].hash, HASH_SIZE);
+    r->head_offset = chain[0].commit_offset;
+    if (r->coll.encrypted)
+        return reader_open_keys(r, n, seg);
+    for (size_t i = 0; i < r->nrecs; i++)
         if (r->recs[i].type == REC_KEYS)
-            rc = err_set(&r->err, VMRP_E_CORRUPT,
-                         "%s: key record at offset %llu in an archive without encryption",
-                         r->label, (unsigned long long)r->recs[i].offset);
+            return err_set(&r->err, VMRP_E_CORRUPT,
+                           "%s: key record at offset %llu in an archive without encryption",
+                           r->label, (unsigned long long)r->recs[i].offset);
+    return VMRP_OK;
+}
+
+/* The segments of the chain: indexes, keys, then each point's metadata. */
+static int reader_load_segments(vmrp_reader *r, const commit_info *chain, size_t n)
+{
+    r->points = calloc(n, sizeof *r->points);
+    r->table = rectab_new(r->fd);
+    segment_place *seg = calloc(n, sizeof *seg);
+    int rc = r->points && r->table && seg ? reader_load_indexes(r, chain, n, seg)
+                                          : err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     if (rc == VMRP_OK && r->coll.encrypted && !r->crypt->unlocked) {
         /* a writer appending without the key: the chain, no points */
         r->coll.point_count = (uint32_t)n;
-        free(point_offsets);
-        free(segments);
-        free(indexes);
+        free(seg);
         return VMRP_OK;
     }
     for (size_t k = 0; k < n && rc == VMRP_OK; k++)
-        rc = reader_load_point(r, (uint32_t)k, point_offsets[k], segments[k], indexes[k]);
-    free(point_offsets);
-    free(segments);
-    free(indexes);
+        rc = reader_load_point(r, (uint32_t)k, seg[k].point, seg[k].start, seg[k].index);
+    free(seg);
+    if (rc == VMRP_OK)
+        r->coll.point_count = r->npoints;
+    return rc;
+}
+
+int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *torn_bytes)
+{
+    reader_reset(r);
+    err_clear(&r->err);
+    memset(&r->coll, 0, sizeof r->coll);
+    uint64_t head = 0;
+    int rc = reader_open_header(r, fd, label);
+    if (rc == VMRP_OK)
+        rc = reader_find_head(r, &head);
     if (rc)
         return rc;
-    r->coll.point_count = r->npoints;
-    return VMRP_OK;
+    r->coll.committed_size = head ? head + CM_RECORD_SIZE : FH_SIZE;
+    rc = judge_tail(r, r->coll.committed_size, torn_bytes != NULL, &r->coll.tail_damaged);
+    if (rc)
+        return rc;
+    if (torn_bytes)
+        *torn_bytes = r->coll.file_size - r->coll.committed_size;
+    if (head == 0)
+        return VMRP_OK; /* an interrupted creation: no points */
+    commit_info *chain = NULL;
+    size_t n = 0;
+    rc = read_commit_chain(r, head, &chain, &n);
+    if (rc)
+        return rc;
+    rc = reader_load_segments(r, chain, n);
+    free(chain);
+    return rc;
 }
 
 int vmrp_reader_open_fd(vmrp_reader *r, int fd, const char *label)
@@ -815,9 +881,10 @@ int vmrp_reader_open(vmrp_reader *r, const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
+        int e = errno; /* before reader_reset, whose close() may change it */
         reader_reset(r);
-        return err_set(&r->err, errno == ENOENT ? VMRP_E_NOT_FOUND : VMRP_E_IO, "%s: %s", path,
-                       strerror(errno));
+        return err_set(&r->err, e == ENOENT ? VMRP_E_NOT_FOUND : VMRP_E_IO, "%s: %s", path,
+                       strerror(e));
     }
     int rc = reader_open_internal(r, fd, path, NULL);
     r->own_fd = 1;

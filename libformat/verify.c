@@ -33,6 +33,14 @@ typedef struct {
     int eof;
 } stream;
 
+/* A read of the archive failed at stream offset off: an I/O error, never
+ * a verdict on the bytes that could not be read. */
+static int stream_failed(vmrp_reader *r, const char *label, uint64_t off, int neg_errno)
+{
+    return err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", label,
+                   (unsigned long long)off, strerror(-neg_errno));
+}
+
 /* Read exactly n bytes; returns 1 at a clean end before any byte, 2 when
  * the stream ends inside, 0 on success, negative errno on error. */
 static int stream_read(stream *s, unsigned char *out, size_t n)
@@ -78,9 +86,10 @@ static void keep_last8(unsigned char last[8], size_t *have, const unsigned char 
     }
 }
 
-/* Read to the end of the stream; report whether it ends with End_Magic,
- * the last bytes of every complete commit. */
-static int stream_ends_with_commit(stream *s, uint64_t *total)
+/* Read to the end of the stream; report in *ends whether it ends with
+ * End_Magic, the last bytes of every complete commit. Returns 0, or a
+ * negative errno when a read fails: bytes not read are not judged. */
+static int stream_ends_with_commit(stream *s, int *ends)
 {
     unsigned char last[8] = {0}, chunk[4096];
     size_t have = 0;
@@ -90,7 +99,7 @@ static int stream_ends_with_commit(stream *s, uint64_t *total)
         if (s->start == s->end && !s->eof) {
             int rc = io_read_full(s->fd, s->buf, s->cap, &got);
             if (rc)
-                break;
+                return rc;
             s->start = 0;
             s->end = got;
             if (got < s->cap)
@@ -106,8 +115,8 @@ static int stream_ends_with_commit(stream *s, uint64_t *total)
         s->pos += n;
         keep_last8(last, &have, chunk, n);
     }
-    *total = s->pos;
-    return have == 8 && memcmp(last, CM_END_MAGIC, 8) == 0;
+    *ends = have == 8 && memcmp(last, CM_END_MAGIC, 8) == 0;
+    return 0;
 }
 
 /* Beyond these, verify's lists go to temporary files: every BLOCK and FILE
@@ -506,7 +515,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
     const char *why = NULL;
     int got = stream_read(&s, header, FH_SIZE);
     if (got < 0) {
-        rc = err_set(&r->err, VMRP_E_IO, "%s: read error: %s", v.label, strerror(-got));
+        rc = stream_failed(r, v.label, 0, got);
         goto out;
     }
     if (got > 0) {
@@ -556,8 +565,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             break;
         }
         if (got < 0) {
-            rc = err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", v.label,
-                         (unsigned long long)off, strerror(-got));
+            rc = stream_failed(r, v.label, off, got);
             break;
         }
         record_header h;
@@ -566,8 +574,10 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             /* Garbage after the last commit is an interrupted append (or a
              * zero-filled tail after a crash); garbage before a commit
              * that still ends the file is damage. */
-            uint64_t end = 0;
-            if (stream_ends_with_commit(&s, &end))
+            int ends = 0;
+            if ((got = stream_ends_with_commit(&s, &ends)) < 0)
+                rc = stream_failed(r, v.label, s.pos, got);
+            else if (ends)
                 rc = verify_bad(&v, off, "%s", why);
             break;
         }
@@ -614,7 +624,7 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             break;
         }
         if (got < 0) {
-            rc = err_set(&r->err, VMRP_E_IO, "%s: read error: %s", v.label, strerror(-got));
+            rc = stream_failed(r, v.label, s.pos, got);
             break;
         }
         rep->records++;
