@@ -69,6 +69,7 @@ int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *m
                    const char **why)
 {
     cursor c = {p, len, 0};
+    hashidx *file_names = NULL;
     memset(m, 0, sizeof *m);
     const unsigned char *fx = take(&c, PT_FIXED_SIZE);
     if (!fx)
@@ -105,11 +106,8 @@ int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *m
     m->file_records = calloc(nfiles ? nfiles : 1, sizeof *m->file_records);
     m->file_hashes = calloc(nfiles ? nfiles : 1, sizeof *m->file_hashes);
     if (!m->strings || !m->disks || !m->disk_meta || !m->files || !m->file_records ||
-        !m->file_hashes) {
-        point_meta_clear(m);
-        *why = "out of memory";
-        return VMRP_E_NOMEM;
-    }
+        !m->file_hashes)
+        goto no_memory;
     char *sp = m->strings;
     const unsigned char *name = take(&c, name_size);
     if (!name)
@@ -174,11 +172,8 @@ int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *m
         disk_meta *dm = &m->disk_meta[i];
         dm->map_count = nmaps;
         dm->map_offsets = malloc(nmaps ? (size_t)nmaps * 8 : 1);
-        if (!dm->map_offsets) {
-            point_meta_clear(m);
-            *why = "out of memory";
-            return VMRP_E_NOMEM;
-        }
+        if (!dm->map_offsets)
+            goto no_memory;
         for (uint32_t k = 0; k < nmaps; k++)
             dm->map_offsets[k] = le64_load(take(&c, 8));
     }
@@ -205,14 +200,27 @@ int point_parse_ex(const unsigned char *p, size_t len, int strict, point_meta *m
         if (!fname || !name_config_valid((const char *)fname, fname_size))
             FAIL("config file name is not a safe relative path");
         fi->name = copy_str(&sp, fname, fname_size);
-        for (uint32_t k = 0; k < i; k++)
-            if (strcmp(m->files[k].name, fi->name) == 0)
-                FAIL("two config files of the point have the same name");
+        /* up to 4096 names of up to 4 KiB: compared through an index */
+        uint32_t other;
+        if (!file_names && !(file_names = hashidx_new()))
+            goto no_memory;
+        if (hashidx_find(file_names, fname, fname_size, &other))
+            FAIL("two config files of the point have the same name");
+        if (hashidx_put(file_names, fname, fname_size, i) != VMRP_OK)
+            goto no_memory;
     }
+    hashidx_free(file_names);
+    file_names = NULL;
     if (c.pos != c.len)
         FAIL("point record has bytes after its last entry");
     return VMRP_OK;
+no_memory:
+    hashidx_free(file_names);
+    point_meta_clear(m);
+    *why = "out of memory";
+    return VMRP_E_NOMEM;
 fail:
+    hashidx_free(file_names);
     point_meta_clear(m);
     return VMRP_E_CORRUPT;
 }

@@ -509,10 +509,17 @@ static int judge_tail(vmrp_reader *r, uint64_t from, int whole, int *damaged)
     return rc;
 }
 
+/* What the points before the one being loaded left to check it against. */
+typedef struct {
+    hashidx *names;      /* point name -> index */
+    familytab *families; /* the disks' names and families */
+} points_seen;
+
 /* Load the POINT record of point k and check it against the commit chain
  * and the points before it. */
 static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
-                             uint64_t segment_offset, uint64_t index_offset)
+                             uint64_t segment_offset, uint64_t index_offset,
+                             const points_seen *seen)
 {
     rec_ref found_ref;
     const rec_ref *ref = reader_find_record(r, point_offset, &found_ref);
@@ -547,10 +554,12 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
                        r->label, k + 1, pi->sequence, pi->parent_sequence);
     /* A writer without the key of an encrypted collection cannot see its
      * names, so there they may repeat. */
-    for (uint32_t j = 0; j < k && !r->coll.encrypted; j++)
-        if (strcmp(r->points[j].info.name, pi->name) == 0)
-            return err_set(&r->err, VMRP_E_CORRUPT, "%s: point %u: name '%s' is also point %u's",
-                           r->label, k + 1, pi->name, j + 1);
+    uint32_t j;
+    if (!r->coll.encrypted && hashidx_find(seen->names, pi->name, strlen(pi->name), &j))
+        return err_set(&r->err, VMRP_E_CORRUPT, "%s: point %u: name '%s' is also point %u's",
+                       r->label, k + 1, pi->name, j + 1);
+    if (!r->coll.encrypted && hashidx_put(seen->names, pi->name, strlen(pi->name), k) != VMRP_OK)
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     for (uint32_t d = 0; d < pi->disk_count; d++) {
         const disk_meta *dm = &pm->disk_meta[d];
         if (pi->disks[d].full && !r->coll.encrypted)
@@ -571,25 +580,18 @@ static int reader_load_point(vmrp_reader *r, uint32_t k, uint64_t point_offset,
          * the family of its newest earlier entry (chains are followed by
          * name), except that a FULL or EXCLUDED disk may start a new family
          * (a writer without the key of an encrypted archive sees none). */
-        int name_seen = 0;
-        for (uint32_t j = k; j-- > 0;) {
-            const vmrp_point_info *pj = &r->points[j].info;
-            int seen_here = 0;
-            for (uint32_t e = 0; e < pj->disk_count; e++) {
-                int same_name = strcmp(pj->disks[e].name, pi->disks[d].name) == 0;
-                int same_family = memcmp(pj->disks[e].family_id, pi->disks[d].family_id, ID_SIZE) == 0;
-                int restart = r->coll.encrypted && (pi->disks[d].full || pi->disks[d].excluded);
-                if ((same_family && !same_name) ||
-                    (same_name && !same_family && !name_seen && !restart))
-                    return err_set(&r->err, VMRP_E_CORRUPT,
-                                   "%s: point %u, disk %s: %s point %u's disk %s", r->label, k + 1,
-                                   pi->disks[d].name,
-                                   same_name ? "Family_Id differs from" : "Family_Id is that of",
-                                   j + 1, pj->disks[e].name);
-                seen_here |= same_name;
-            }
-            name_seen |= seen_here;
-        }
+        const vmrp_disk_info *di = &pi->disks[d];
+        int differs = 0;
+        const family_entry *clash = familytab_check(
+            seen->families, di->name, di->family_id,
+            r->coll.encrypted && (di->full || di->excluded), &differs);
+        if (clash)
+            return err_set(&r->err, VMRP_E_CORRUPT, "%s: point %u, disk %s: %s point %u's disk %s",
+                           r->label, k + 1, di->name,
+                           differs ? "Family_Id differs from" : "Family_Id is that of",
+                           clash->point + 1, clash->name);
+        if (!familytab_add(seen->families, di->name, di->family_id, k, d))
+            return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     }
     for (uint32_t f = 0; f < pi->config_file_count; f++) {
         uint64_t fo = pm->file_records[f];
@@ -820,8 +822,13 @@ static int reader_load_segments(vmrp_reader *r, const commit_info *chain, size_t
         free(seg);
         return VMRP_OK;
     }
+    points_seen seen = {hashidx_new(), familytab_new()};
+    if (rc == VMRP_OK && (!seen.names || !seen.families))
+        rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     for (size_t k = 0; k < n && rc == VMRP_OK; k++)
-        rc = reader_load_point(r, (uint32_t)k, seg[k].point, seg[k].start, seg[k].index);
+        rc = reader_load_point(r, (uint32_t)k, seg[k].point, seg[k].start, seg[k].index, &seen);
+    hashidx_free(seen.names);
+    familytab_free(seen.families);
     free(seg);
     if (rc == VMRP_OK)
         r->coll.point_count = r->npoints;

@@ -191,6 +191,41 @@ typedef struct {
                         checked by what it decodes to */
 } rec_ref;
 
+/* ---- hashidx.c: short byte strings (names, ids) to 32-bit values, in
+ * constant time per lookup whatever the input (see hashidx.c) */
+typedef struct hashidx_s hashidx;
+hashidx *hashidx_new(void);
+void hashidx_free(hashidx *h);
+/* 1 and *value when key is there, else 0. */
+int hashidx_find(const hashidx *h, const void *key, size_t len, uint32_t *value);
+/* Add key, or give it a new value: VMRP_OK or VMRP_E_NOMEM. */
+int hashidx_put(hashidx *h, const void *key, size_t len, uint32_t value);
+
+/* ---- familytab.c: disk names and Family_Ids across a collection ---- */
+typedef struct {
+    char name[DISK_NAME_MAX + 1];
+    unsigned char family[ID_SIZE];
+    uint32_t point; /* its newest point (index from 0) */
+    uint32_t disk;  /* its disk entry there */
+    uint32_t last_included; /* for the verifier: its newest included point */
+    int included;           /* it has one */
+} family_entry;
+typedef struct familytab_s familytab;
+familytab *familytab_new(void);
+void familytab_free(familytab *t);
+/* The entry of an earlier point that a disk named `name` of family
+ * `family` breaks the rule with, or NULL: *differs is 1 when the name is
+ * that entry's with another Family_Id, 0 when the Family_Id is that
+ * entry's under another name. may_restart: the disk may start a new
+ * family under a name that had another (FULL or EXCLUDED disks of an
+ * encrypted collection). */
+const family_entry *familytab_check(const familytab *t, const char *name,
+                                    const unsigned char *family, int may_restart, int *differs);
+/* Make the disk the newest entry of its family and its name; NULL when
+ * out of memory. Call after familytab_check() passed. */
+family_entry *familytab_add(familytab *t, const char *name, const unsigned char *family,
+                            uint32_t point, uint32_t disk);
+
 /* ---- offlist.c: entries that start with a uint64_t offset, pushed in
  * increasing order and found by offset, in bounded memory (see offlist.c) */
 typedef struct offlist offlist;
