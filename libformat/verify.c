@@ -14,10 +14,10 @@
  * This file is the walk itself: reading the stream, handing each record
  * to its check, KEYS, INDEX and COMMIT. What a POINT record is checked
  * against is in verify_point.c; BLOCK records are checked in parallel
- * batches by verify_batch.c.
+ * batches by verify_batch.c. What they all share (fingerprints, reporting
+ * damage, booking the segment's records) is in verify_state.c.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,56 +119,6 @@ static int stream_ends_with_commit(stream *s, uint64_t *total)
 #define KEEP_RECORDS (256u << 10)
 #define KEEP_MAP_BYTES (8u << 20)
 #define KEEP_MAPS (16u << 10)
-
-/* A record of the segment being read: its offset follows from the sizes
- * before it, since records tile the segment. */
-typedef struct {
-    uint32_t size;
-    uint8_t type;
-    unsigned char fp[FP_SIZE]; /* of its Record_Hash */
-} seg_record;
-
-void verify_fingerprint(const fp_key key, const unsigned char hash[HASH_SIZE],
-                 unsigned char fp[FP_SIZE])
-{
-    unsigned char h[crypto_shorthash_siphashx24_BYTES];
-    crypto_shorthash_siphashx24(h, hash, HASH_SIZE, key);
-    memcpy(fp, h, FP_SIZE);
-}
-
-int verify_bad(vstate *v, uint64_t off, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    v->rep->error_offset = off;
-    v->rep->error_point = v->points + 1;
-    return err_set(&v->r->err, VMRP_E_CORRUPT, "%s: point %u, offset %llu: %s", v->label,
-                   v->points + 1, (unsigned long long)off, msg);
-}
-
-int verify_grow(unsigned char **buf, size_t *cap, size_t want)
-{
-    if (want <= *cap)
-        return VMRP_OK;
-    unsigned char *bigger = realloc(*buf, want);
-    if (!bigger)
-        return VMRP_E_NOMEM;
-    *buf = bigger;
-    *cap = want;
-    return VMRP_OK;
-}
-
-/* A temporary file of verify's lists could not be made, written or read. */
-int verify_tmp_failed(vstate *v, int rc, const char *dir)
-{
-    if (rc == -ENOMEM)
-        return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-    return err_set(&v->r->err, VMRP_E_IO, "%s: verify's temporary file in %s: %s", v->label,
-                   dir, strerror(-rc));
-}
 
 static void clear_segment(vstate *v)
 {
@@ -329,23 +279,6 @@ static void vstate_free(vstate *v)
     codec_free(v->codec);
     free(v->payload);
     free(v->raw);
-}
-
-int verify_push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
-             const unsigned char hash[HASH_SIZE])
-{
-    if (off != v->seg_end) /* the walk books records in file order */
-        return verify_bad(v, off, "record out of place in its segment");
-    seg_record rec;
-    memset(&rec, 0, sizeof rec); /* its padding goes to a file too */
-    rec.size = size;
-    rec.type = type;
-    verify_fingerprint(v->key, hash, rec.fp);
-    int rc = spill_append(v->seg, &rec);
-    if (rc)
-        return verify_tmp_failed(v, rc, spill_dir(v->seg));
-    v->seg_end = off + size;
-    return VMRP_OK;
 }
 
 /* A KEYS record: the collection's key slots (first segment) and the
