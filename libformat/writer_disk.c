@@ -122,7 +122,8 @@ typedef struct {
     int store;          /* needs a BLOCK record */
     int64_t same_as;    /* an earlier slot of the batch with the same data */
     uint64_t record;    /* BLOCK record offset of the map entry */
-    long rec_len;       /* built record size */
+    long rec_len;       /* built record size, or the codec's vmrp_error */
+    const char *codec_error; /* what the codec said when rec_len < 0 */
     unsigned char id[HASH_SIZE];
     unsigned char rec_hash[HASH_SIZE];
 } bslot;
@@ -135,7 +136,6 @@ typedef struct {
     unsigned char *data; /* cap blocks */
     unsigned char *recs; /* cap built records, rec_cap apart (shared by both batches) */
     size_t rec_cap;
-    int failed;
     int read_err;        /* -errno of the read, checked when the batch is processed */
     uint64_t read_off;
     uint64_t bytes;      /* disk bytes the batch covers */
@@ -236,7 +236,7 @@ static void build_slot(void *ctx, size_t i, unsigned worker)
                                      b->data + i * w->block_size, w->block_size,
                                      writer_encrypts(w, REC_BLOCK), out, b->rec_cap);
     if (s->rec_len < 0)
-        b->failed = 1;
+        s->codec_error = codec_error(w->worker_codecs[worker]);
     else if (!w->crypt)
         hash_buf(s->rec_hash, out, (size_t)s->rec_len);
 }
@@ -421,8 +421,13 @@ static int build_batch(batch *b)
     if (rc)
         return rc;
     pool_for(w->workers, b->n, build_slot, b);
-    if (b->failed)
-        return writer_fail(w, VMRP_E_NOMEM, "%s: compression failed", w->label);
+    for (size_t i = 0; i < b->n; i++) {
+        const bslot *s = &b->slots[i];
+        if (s->store && s->rec_len < 0)
+            return writer_fail(w, (int)s->rec_len, "%s (disk %s): block %llu: %s compression failed: %s",
+                               j->label, j->d->name, (unsigned long long)s->block,
+                               codec_name(w->codec_id), s->codec_error);
+    }
     return VMRP_OK;
 }
 
