@@ -13,7 +13,8 @@
  * ### Conventions
  * - Every exported symbol starts with `vmrp_`; handles are opaque.
  * - Functions that can fail return `0` (::VMRP_OK) or a negative
- *   ::vmrp_error code. Codes are never renumbered. The handle keeps a
+ *   ::vmrp_error code, which GCC and Clang warn about when it is ignored
+ *   (`warn_unused_result`). Codes are never renumbered. The handle keeps a
  *   message naming the file, restore point, disk or field at fault; read it
  *   with vmrp_writer_error_string() or vmrp_reader_error_string().
  * - A handle whose operation failed with ::VMRP_E_CORRUPT, ::VMRP_E_IO or
@@ -439,7 +440,8 @@ VMRP_API int vmrp_writer_open_stream(vmrp_writer *w, int fd, const char *label,
  * @param consistency a ::vmrp_consistency value, or 0 for crash-consistent.
  * @return ::VMRP_OK, ::VMRP_E_USAGE, ::VMRP_E_EXISTS (name taken).
  */
-VMRP_API int vmrp_writer_set_point(vmrp_writer *w, const char *name, int consistency);
+VMRP_API int vmrp_writer_set_point(vmrp_writer *w, const char *name,
+                                   int consistency) VMRP_CHECK_RESULT;
 
 /**
  * Set the VM configuration (the point's sourceMetadata): a JSON object of at
@@ -448,7 +450,8 @@ VMRP_API int vmrp_writer_set_point(vmrp_writer *w, const char *name, int consist
  * point).
  * @return ::VMRP_E_INPUT when it is not a JSON object.
  */
-VMRP_API int vmrp_writer_set_source_metadata(vmrp_writer *w, const char *json, size_t size);
+VMRP_API int vmrp_writer_set_source_metadata(vmrp_writer *w, const char *json,
+                                             size_t size) VMRP_CHECK_RESULT;
 
 /**
  * Add a configuration file (libvirt XML, NVRAM, TPM state, ...) to the point.
@@ -524,7 +527,7 @@ VMRP_API int vmrp_writer_commit(vmrp_writer *w) VMRP_CHECK_RESULT;
  * checked against the public key before it is written.
  * @return ::VMRP_OK, or ::VMRP_E_USAGE when @p key has no secret half.
  */
-VMRP_API int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key);
+VMRP_API int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key) VMRP_CHECK_RESULT;
 
 /**
  * Append only to an archive whose every commit is signed by @p key (a
@@ -701,7 +704,8 @@ VMRP_API const vmrp_point_info *vmrp_reader_point(const vmrp_reader *r, uint32_t
  * @param[out] index 0-based index for vmrp_reader_point().
  * @return ::VMRP_OK or ::VMRP_E_NOT_FOUND (with a message naming @p spec).
  */
-VMRP_API int vmrp_reader_find_point(vmrp_reader *r, const char *spec, uint32_t *index);
+VMRP_API int vmrp_reader_find_point(vmrp_reader *r, const char *spec,
+                                    uint32_t *index) VMRP_CHECK_RESULT;
 
 /**
  * Receives the data of a disk, in increasing offset order: one call per
@@ -792,7 +796,8 @@ VMRP_API int vmrp_probe(const char *path, vmrp_collection_info *info) VMRP_CHECK
 
 /** Describe key slot @p i (0..key_slot_count-1) of an open encrypted
  *  archive. @return ::VMRP_OK or ::VMRP_E_NOT_FOUND. */
-VMRP_API int vmrp_reader_key_slot(const vmrp_reader *r, uint32_t i, vmrp_key_slot_info *out);
+VMRP_API int vmrp_reader_key_slot(const vmrp_reader *r, uint32_t i,
+                                  vmrp_key_slot_info *out) VMRP_CHECK_RESULT;
 
 /** Report progress of read_disk / restore_disk / verify to @p fn. */
 VMRP_API void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx);
@@ -870,7 +875,7 @@ VMRP_API void vmrp_reader_free(vmrp_reader *r);
  *         receives the byte offset of the first error.
  */
 VMRP_API int vmrp_json_validate(const char *text, size_t size, int want_object,
-                                size_t *err_offset);
+                                size_t *err_offset) VMRP_CHECK_RESULT;
 
 /**
  * Format a 16-byte id as a lowercase UUID string (36 characters + NUL).
