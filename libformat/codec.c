@@ -4,12 +4,14 @@
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "vmrp_private.h"
 
 struct codec_ctx {
     ZSTD_CCtx *zc;
     ZSTD_DCtx *zd;
+    const char *error; /* the library's words for the last failure (static) */
 };
 
 codec_ctx *codec_new(void)
@@ -56,31 +58,56 @@ int codec_level_valid(int codec, int level)
     }
 }
 
+const char *codec_name(int codec)
+{
+    switch (codec) {
+    case CODEC_ZSTD:
+        return "zstd";
+    case CODEC_ZLIB:
+        return "zlib";
+    default:
+        return "none";
+    }
+}
+
 int codec_compress(codec_ctx *c, int codec, int level, const void *src, size_t src_len,
                    void *dst, size_t dst_cap, size_t *dst_len)
 {
     if (codec == CODEC_ZSTD) {
         size_t n = ZSTD_compressCCtx(c->zc, dst, dst_cap, src, src_len, level ? level : 3);
-        if (ZSTD_isError(n))
-            return VMRP_E_NOMEM;
+        if (ZSTD_isError(n)) {
+            c->error = ZSTD_getErrorName(n);
+            return ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? VMRP_E_NOMEM
+                                                                        : VMRP_E_IO;
+        }
         if (n < src_len) {
             *dst_len = n;
             return CODEC_ZSTD;
         }
     } else if (codec == CODEC_ZLIB) {
         uLongf n = (uLongf)dst_cap;
-        if (compress2(dst, &n, src, (uLong)src_len, level ? level : 6) != Z_OK)
-            return VMRP_E_NOMEM;
+        int zrc = compress2(dst, &n, src, (uLong)src_len, level ? level : 6);
+        if (zrc != Z_OK) {
+            c->error = zError(zrc);
+            return zrc == Z_MEM_ERROR ? VMRP_E_NOMEM : VMRP_E_IO;
+        }
         if (n < src_len) {
             *dst_len = n;
             return CODEC_ZLIB;
         }
     }
-    if (dst_cap < src_len)
+    if (dst_cap < src_len) {
+        c->error = "output buffer smaller than the input";
         return VMRP_E_USAGE;
+    }
     memcpy(dst, src, src_len);
     *dst_len = src_len;
     return CODEC_NONE;
+}
+
+const char *codec_error(const codec_ctx *c)
+{
+    return c->error ? c->error : "no error";
 }
 
 int codec_decompress(codec_ctx *c, int codec, const void *src, size_t src_len, void *dst,

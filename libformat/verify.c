@@ -14,10 +14,10 @@
  * This file is the walk itself: reading the stream, handing each record
  * to its check, KEYS, INDEX and COMMIT. What a POINT record is checked
  * against is in verify_point.c; BLOCK records are checked in parallel
- * batches by verify_batch.c.
+ * batches by verify_batch.c. What they all share (fingerprints, reporting
+ * damage, booking the segment's records) is in verify_state.c.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +33,19 @@ typedef struct {
     int eof;
 } stream;
 
-/* A read of the archive failed at stream offset off: an I/O error, never
- * a verdict on the bytes that could not be read. */
-static int stream_failed(vmrp_reader *r, const char *label, uint64_t off, int neg_errno)
+/* The buffer, once empty, from the next bytes of the stream; at its end
+ * eof is set. Returns 0 or a negative errno. */
+static int stream_refill(stream *s)
 {
-    return err_set(&r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", label,
-                   (unsigned long long)off, strerror(-neg_errno));
+    size_t got = 0;
+    int rc = io_read_full(s->fd, s->buf, s->cap, &got);
+    if (rc)
+        return rc;
+    s->start = 0;
+    s->end = got;
+    if (got < s->cap)
+        s->eof = 1;
+    return 0;
 }
 
 /* Read exactly n bytes; returns 1 at a clean end before any byte, 2 when
@@ -50,16 +57,10 @@ static int stream_read(stream *s, unsigned char *out, size_t n)
         if (s->start == s->end) {
             if (s->eof)
                 return done == 0 ? 1 : 2;
-            size_t got = 0;
-            int rc = io_read_full(s->fd, s->buf, s->cap, &got);
+            int rc = stream_refill(s);
             if (rc)
                 return rc;
-            s->start = 0;
-            s->end = got;
-            if (got < s->cap)
-                s->eof = 1;
-            if (got == 0)
-                continue;
+            continue;
         }
         size_t take = s->end - s->start;
         if (take > n - done)
@@ -94,16 +95,12 @@ static int stream_ends_with_commit(stream *s, int *ends)
     unsigned char last[8] = {0}, chunk[4096];
     size_t have = 0;
     for (;;) {
-        size_t want = sizeof chunk, got = 0;
+        size_t want = sizeof chunk;
         /* stream_read wants exact sizes; take what the buffer holds. */
         if (s->start == s->end && !s->eof) {
-            int rc = io_read_full(s->fd, s->buf, s->cap, &got);
+            int rc = stream_refill(s);
             if (rc)
                 return rc;
-            s->start = 0;
-            s->end = got;
-            if (got < s->cap)
-                s->eof = 1;
         }
         size_t n = s->end - s->start;
         if (n == 0)
@@ -128,56 +125,6 @@ static int stream_ends_with_commit(stream *s, int *ends)
 #define KEEP_RECORDS (256u << 10)
 #define KEEP_MAP_BYTES (8u << 20)
 #define KEEP_MAPS (16u << 10)
-
-/* A record of the segment being read: its offset follows from the sizes
- * before it, since records tile the segment. */
-typedef struct {
-    uint32_t size;
-    uint8_t type;
-    unsigned char fp[FP_SIZE]; /* of its Record_Hash */
-} seg_record;
-
-void verify_fingerprint(const fp_key key, const unsigned char hash[HASH_SIZE],
-                 unsigned char fp[FP_SIZE])
-{
-    unsigned char h[crypto_shorthash_siphashx24_BYTES];
-    crypto_shorthash_siphashx24(h, hash, HASH_SIZE, key);
-    memcpy(fp, h, FP_SIZE);
-}
-
-int verify_bad(vstate *v, uint64_t off, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    v->rep->error_offset = off;
-    v->rep->error_point = v->points + 1;
-    return err_set(&v->r->err, VMRP_E_CORRUPT, "%s: point %u, offset %llu: %s", v->label,
-                   v->points + 1, (unsigned long long)off, msg);
-}
-
-int verify_grow(unsigned char **buf, size_t *cap, size_t want)
-{
-    if (want <= *cap)
-        return VMRP_OK;
-    unsigned char *bigger = realloc(*buf, want);
-    if (!bigger)
-        return VMRP_E_NOMEM;
-    *buf = bigger;
-    *cap = want;
-    return VMRP_OK;
-}
-
-/* A temporary file of verify's lists could not be made, written or read. */
-int verify_tmp_failed(vstate *v, int rc, const char *dir)
-{
-    if (rc == -ENOMEM)
-        return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-    return err_set(&v->r->err, VMRP_E_IO, "%s: verify's temporary file in %s: %s", v->label,
-                   dir, strerror(-rc));
-}
 
 static void clear_segment(vstate *v)
 {
@@ -340,23 +287,6 @@ static void vstate_free(vstate *v)
     free(v->raw);
 }
 
-int verify_push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
-             const unsigned char hash[HASH_SIZE])
-{
-    if (off != v->seg_end) /* the walk books records in file order */
-        return verify_bad(v, off, "record out of place in its segment");
-    seg_record rec;
-    memset(&rec, 0, sizeof rec); /* its padding goes to a file too */
-    rec.size = size;
-    rec.type = type;
-    verify_fingerprint(v->key, hash, rec.fp);
-    int rc = spill_append(v->seg, &rec);
-    if (rc)
-        return verify_tmp_failed(v, rc, spill_dir(v->seg));
-    v->seg_end = off + size;
-    return VMRP_OK;
-}
-
 /* A KEYS record: the collection's key slots (first segment) and the
  * segment's sealed keys, opened when a key was given. */
 static void defer(vstate *v, int rc, const char *msg)
@@ -488,210 +418,278 @@ static int take_record(vstate *v, uint64_t off, const record_header *h)
     }
 }
 
-int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_report *rep)
+/* Where the walk is: the stream, and the current segment's INDEX until
+ * its COMMIT arrives. */
+typedef struct {
+    stream s;
+    uint64_t committed;    /* end of the last commit */
+    uint64_t index_offset; /* 0: the segment's INDEX is not read yet */
+    uint64_t index_size;
+    unsigned char index_hash[HASH_SIZE];
+    index_check ic;
+} walk;
+
+/* A positive "stop": the stream ends here, cleanly or in an interrupted
+ * append, with nothing to report. */
+#define WALK_END 1
+
+#define STREAM_BUFFER (1u << 20)
+
+/* A read of the archive failed at stream offset off: an I/O error, never
+ * a verdict on the bytes that could not be read. */
+static int read_failed(vstate *v, uint64_t off, int got)
 {
-    vstate v;
-    memset(&v, 0, sizeof v);
-    memset(rep, 0, sizeof *rep);
-    err_clear(&r->err);
-    v.r = r;
-    v.label = label ? label : "archive";
-    v.rep = rep;
-    stream s = {fd, malloc(1u << 20), 1u << 20, 0, 0, 0, 0};
-    v.codec = codec_new();
+    return err_set(&v->r->err, VMRP_E_IO, "%s: read error at offset %llu: %s", v->label,
+                   (unsigned long long)off, strerror(-got));
+}
+
+static int start_walk(vstate *v, walk *wk, vmrp_reader *r, int fd, const char *label,
+                      vmrp_verify_report *rep)
+{
+    memset(v, 0, sizeof *v);
+    memset(wk, 0, sizeof *wk);
+    v->r = r;
+    v->label = label ? label : "archive";
+    v->rep = rep;
+    wk->s.fd = fd;
+    wk->s.buf = malloc(STREAM_BUFFER);
+    wk->s.cap = STREAM_BUFFER;
+    v->codec = codec_new();
     size_t keep = r->verify_keep;
-    v.blocks = offlist_new(sizeof(known_block), keep ? keep : KEEP_BLOCKS);
-    v.files = offlist_new(sizeof(known), keep ? keep : KEEP_BLOCKS);
-    v.maps = offlist_new(sizeof(seg_map), keep ? keep : KEEP_MAPS);
-    v.seg = spill_new(sizeof(seg_record), keep ? keep : KEEP_RECORDS, NULL);
-    v.map_bytes = spill_new(1, keep ? keep : KEEP_MAP_BYTES, NULL);
-    int rc = VMRP_OK;
-    if (!s.buf || !v.codec || !v.blocks || !v.files || !v.maps || !v.seg || !v.map_bytes) {
-        rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-        goto out;
-    }
+    v->blocks = offlist_new(sizeof(known_block), keep ? keep : KEEP_BLOCKS);
+    v->files = offlist_new(sizeof(known), keep ? keep : KEEP_BLOCKS);
+    v->maps = offlist_new(sizeof(seg_map), keep ? keep : KEEP_MAPS);
+    v->seg = spill_new(sizeof(seg_record), keep ? keep : KEEP_RECORDS, NULL);
+    v->map_bytes = spill_new(1, keep ? keep : KEEP_MAP_BYTES, NULL);
+    if (!wk->s.buf || !v->codec || !v->blocks || !v->files || !v->maps || !v->seg || !v->map_bytes)
+        return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
+    return VMRP_OK;
+}
+
+/* The file header: what the rest of the walk is checked against. */
+static int take_file_header(vstate *v, walk *wk)
+{
     unsigned char header[FH_SIZE];
     vmrp_collection_info ci;
     const char *why = NULL;
-    int got = stream_read(&s, header, FH_SIZE);
-    if (got < 0) {
-        rc = stream_failed(r, v.label, 0, got);
-        goto out;
+    int got = stream_read(&wk->s, header, FH_SIZE);
+    if (got < 0)
+        return read_failed(v, 0, got);
+    if (got > 0)
+        return err_set(&v->r->err, VMRP_E_NOT_ARCHIVE, "%s: not a vmrp archive (%s)", v->label,
+                       got == 1 ? "empty" : "shorter than a file header");
+    int rc = header_parse(header, &ci, &why);
+    if (rc != VMRP_OK) {
+        v->rep->error_offset = 0;
+        return err_set(&v->r->err, rc, "%s: %sfile header (offset 0..127): %s", v->label,
+                       rc == VMRP_E_NOT_ARCHIVE ? "not a vmrp archive: " : "", why);
+    }
+    v->block_size = ci.block_size;
+    if ((rc = verify_batch_init(&v->batch, ci.block_size)) != VMRP_OK)
+        return err_set(&v->r->err, rc, "out of memory");
+    v->batch.quick = (v->r->verify_flags & VMRP_VERIFY_QUICK) != 0;
+    v->strict = ci.format_minor <= FORMAT_MINOR;
+    v->encrypted = ci.encrypted;
+    v->max_points = ci.max_points;
+    memcpy(v->collection_id, ci.collection_id, ID_SIZE);
+    v->rep->encrypted = ci.encrypted;
+    hash_buf(v->header_hash, header, FH_SIZE);
+    randombytes_buf(v->key, sizeof v->key);
+    v->segment_start = FH_SIZE;
+    v->seg_end = FH_SIZE;
+    wk->committed = FH_SIZE;
+    return VMRP_OK;
+}
+
+/* The header of the record at off, into v->payload; WALK_END where the
+ * records stop. */
+static int read_record_header(vstate *v, walk *wk, uint64_t off, record_header *h)
+{
+    if (verify_grow(&v->payload, &v->payload_cap, RH_SIZE))
+        return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+    int got = stream_read(&wk->s, v->payload, RH_SIZE);
+    if (got == 1)
+        return WALK_END;
+    if (got == 2) {
+        /* a cut inside a header is an interrupted append, unless the
+         * file still ends like a commit: then it is damage */
+        if (wk->s.pos - off >= 8 &&
+            memcmp(v->payload + (wk->s.pos - off) - 8, CM_END_MAGIC, 8) == 0)
+            return verify_bad(v, off, "archive ends inside a record header, after a commit's End_Magic");
+        return WALK_END;
+    }
+    if (got < 0)
+        return read_failed(v, off, got);
+    const char *why = NULL;
+    if (record_header_decode_ex(v->payload, v->block_size, v->strict, v->encrypted, h, &why) !=
+        VMRP_OK) {
+        /* Garbage after the last commit is an interrupted append (or a
+         * zero-filled tail after a crash); garbage before a commit
+         * that still ends the file is damage. */
+        int ends = 0;
+        if ((got = stream_ends_with_commit(&wk->s, &ends)) < 0)
+            return read_failed(v, wk->s.pos, got);
+        return ends ? verify_bad(v, off, "%s", why) : WALK_END;
+    }
+    return VMRP_OK;
+}
+
+/* The payload of the record at off, after its header in v->payload;
+ * WALK_END when the stream ends inside it.
+ *
+ * The segment's INDEX streams through index_check; every other record is
+ * read whole, growing by what actually arrives, so a hostile size cannot
+ * make us allocate more than the stream holds (plus one chunk). */
+static int read_payload(vstate *v, walk *wk, uint64_t off, const record_header *h)
+{
+    const int streamed = h->type == REC_INDEX && !wk->index_offset;
+    if (streamed) {
+        int rc = verify_flush_blocks(v);
+        if (rc)
+            return rc;
+        index_check_init(v, &wk->ic, off, v->payload, h->stored_size);
+    }
+    unsigned char last8[8];
+    size_t nlast = 0;
+    keep_last8(last8, &nlast, v->payload, RH_SIZE);
+    size_t have = 0;
+    int got = 0;
+    const size_t most = streamed ? INDEX_PIECE : (16u << 20);
+    while (have < h->stored_size && got == 0) {
+        size_t chunk = h->stored_size - have > most ? most : h->stored_size - have;
+        size_t at = streamed ? 0 : have;
+        if (verify_grow(&v->payload, &v->payload_cap, RH_SIZE + at + chunk))
+            return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
+        uint64_t before = wk->s.pos;
+        got = stream_read(&wk->s, v->payload + RH_SIZE + at, chunk);
+        keep_last8(last8, &nlast, v->payload + RH_SIZE + at, (size_t)(wk->s.pos - before));
+        if (streamed)
+            index_stream_feed(&wk->ic.s, v->payload + RH_SIZE, (size_t)(wk->s.pos - before),
+                              index_check_entry, &wk->ic);
+        have += chunk;
     }
     if (got > 0) {
-        rc = err_set(&r->err, VMRP_E_NOT_ARCHIVE, "%s: not a vmrp archive (%s)", v.label,
-                     got == 1 ? "empty" : "shorter than a file header");
-        goto out;
+        if (nlast == 8 && memcmp(last8, CM_END_MAGIC, 8) == 0)
+            return verify_bad(v, off, "record of %u bytes runs past the end of an archive that ends "
+                              "like a commit: damage, not an interrupted append",
+                              h->stored_size);
+        return WALK_END;
     }
-    if ((rc = header_parse(header, &ci, &why)) != VMRP_OK) {
-        rep->error_offset = 0;
-        rc = err_set(&r->err, rc, "%s: %sfile header (offset 0..127): %s", v.label,
-                     rc == VMRP_E_NOT_ARCHIVE ? "not a vmrp archive: " : "", why);
-        goto out;
+    if (got < 0)
+        return read_failed(v, wk->s.pos, got);
+    return VMRP_OK;
+}
+
+/* The segment's INDEX, checked against the records booked before it. */
+static int take_index(vstate *v, walk *wk, uint64_t off, const record_header *h)
+{
+    if (wk->index_offset)
+        return verify_bad(v, off, "two indexes in one segment");
+    int rc = index_check_end(v, &wk->ic, off, wk->index_hash);
+    if (rc)
+        return rc;
+    if (v->deferred_rc) { /* the key record is as written: the key is wrong */
+        v->rep->error_point = v->points + 1;
+        return err_set(&v->r->err, v->deferred_rc, "%s", v->deferred_msg);
     }
-    v.block_size = ci.block_size;
-    if ((rc = verify_batch_init(&v.batch, ci.block_size)) != VMRP_OK) {
-        rc = err_set(&r->err, rc, "out of memory");
-        goto out;
-    }
-    v.batch.quick = (r->verify_flags & VMRP_VERIFY_QUICK) != 0;
-    v.strict = ci.format_minor <= FORMAT_MINOR;
-    v.encrypted = ci.encrypted;
-    v.max_points = ci.max_points;
-    memcpy(v.collection_id, ci.collection_id, ID_SIZE);
-    rep->encrypted = ci.encrypted;
-    hash_buf(v.header_hash, header, FH_SIZE);
-    randombytes_buf(v.key, sizeof v.key);
-    v.segment_start = FH_SIZE;
-    v.seg_end = FH_SIZE;
-    uint64_t committed = FH_SIZE;
-    uint64_t index_offset = 0, index_size = 0;
-    unsigned char index_hash[HASH_SIZE];
-    index_check ic;
+    wk->index_offset = off;
+    wk->index_size = RH_SIZE + h->stored_size;
+    return VMRP_OK;
+}
+
+/* The segment's COMMIT, against its INDEX; it ends the segment. */
+static int take_commit(vstate *v, walk *wk, uint64_t off)
+{
+    if (!wk->index_offset)
+        return verify_bad(v, off, "commit without an index before it");
+    int rc = check_commit(v, off, v->payload, wk->index_offset, wk->index_hash, wk->index_size);
+    if (rc)
+        return rc;
+    v->points++;
+    if (v->points > v->max_points)
+        return verify_bad(v, off, "more points than Max_Points %u", v->max_points);
+    wk->committed = wk->s.pos;
+    v->segment_start = wk->s.pos;
+    wk->index_offset = 0;
+    clear_segment(v);
+    return VMRP_OK;
+}
+
+/* Every record after the file header, in file order, until the stream
+ * ends or a check fails. */
+static int walk_records(vstate *v, walk *wk)
+{
     for (;;) {
-        uint64_t off = s.pos;
-        if (verify_grow(&v.payload, &v.payload_cap, RH_SIZE)) {
-            rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-            break;
-        }
-        got = stream_read(&s, v.payload, RH_SIZE);
-        if (got == 1)
-            break;
-        if (got == 2) {
-            /* a cut inside a header is an interrupted append, unless the
-             * file still ends like a commit: then it is damage */
-            if (s.pos - off >= 8 && memcmp(v.payload + (s.pos - off) - 8, CM_END_MAGIC, 8) == 0)
-                rc = verify_bad(&v, off, "archive ends inside a record header, after a commit's End_Magic");
-            break;
-        }
-        if (got < 0) {
-            rc = stream_failed(r, v.label, off, got);
-            break;
-        }
+        uint64_t off = wk->s.pos;
         record_header h;
-        if (record_header_decode_ex(v.payload, v.block_size, v.strict, v.encrypted, &h, &why) !=
-            VMRP_OK) {
-            /* Garbage after the last commit is an interrupted append (or a
-             * zero-filled tail after a crash); garbage before a commit
-             * that still ends the file is damage. */
-            int ends = 0;
-            if ((got = stream_ends_with_commit(&s, &ends)) < 0)
-                rc = stream_failed(r, v.label, s.pos, got);
-            else if (ends)
-                rc = verify_bad(&v, off, "%s", why);
-            break;
-        }
-        /* The segment's INDEX streams through index_check; every other
-         * record is read whole, growing by what actually arrives, so a
-         * hostile size cannot make us allocate more than the stream holds
-         * (plus one chunk). */
-        const int streamed = h.type == REC_INDEX && !index_offset;
-        if (streamed) {
-            if ((rc = verify_flush_blocks(&v)) != 0)
-                break;
-            index_check_init(&v, &ic, off, v.payload, h.stored_size);
-        }
-        unsigned char last8[8];
-        size_t nlast = 0;
-        keep_last8(last8, &nlast, v.payload, RH_SIZE);
-        size_t have = 0;
-        got = 0;
-        const size_t most = streamed ? INDEX_PIECE : (16u << 20);
-        while (have < h.stored_size && got == 0) {
-            size_t chunk = h.stored_size - have > most ? most : h.stored_size - have;
-            size_t at = streamed ? 0 : have;
-            if (verify_grow(&v.payload, &v.payload_cap, RH_SIZE + at + chunk)) {
-                got = VMRP_E_NOMEM;
-                break;
-            }
-            uint64_t before = s.pos;
-            got = stream_read(&s, v.payload + RH_SIZE + at, chunk);
-            keep_last8(last8, &nlast, v.payload + RH_SIZE + at, (size_t)(s.pos - before));
-            if (streamed)
-                index_stream_feed(&ic.s, v.payload + RH_SIZE, (size_t)(s.pos - before),
-                                  index_check_entry, &ic);
-            have += chunk;
-        }
-        if (got == VMRP_E_NOMEM) {
-            rc = err_set(&r->err, VMRP_E_NOMEM, "out of memory");
-            break;
-        }
-        if (got > 0) {
-            if (nlast == 8 && memcmp(last8, CM_END_MAGIC, 8) == 0)
-                rc = verify_bad(&v, off, "record of %u bytes runs past the end of an archive that ends "
-                                  "like a commit: damage, not an interrupted append",
-                         h.stored_size);
-            break;
-        }
-        if (got < 0) {
-            rc = stream_failed(r, v.label, s.pos, got);
-            break;
-        }
-        rep->records++;
-        if (r->progress)
-            r->progress(r->progress_ctx, s.pos, 0);
-        if (h.type == REC_INDEX) {
-            if (index_offset) {
-                rc = verify_bad(&v, off, "two indexes in one segment");
-                break;
-            }
-            if ((rc = index_check_end(&v, &ic, off, index_hash)) != 0)
-                break;
-            if (v.deferred_rc) { /* the key record is as written: the key is wrong */
-                rep->error_point = v.points + 1;
-                rc = err_set(&r->err, v.deferred_rc, "%s", v.deferred_msg);
-                break;
-            }
-            index_offset = off;
-            index_size = RH_SIZE + h.stored_size;
-        } else if (h.type == REC_COMMIT) {
-            if (!index_offset) {
-                rc = verify_bad(&v, off, "commit without an index before it");
-                break;
-            }
-            if ((rc = check_commit(&v, off, v.payload, index_offset, index_hash, index_size)) != 0)
-                break;
-            v.points++;
-            if (v.points > ci.max_points) {
-                rc = verify_bad(&v, off, "more points than Max_Points %u", ci.max_points);
-                break;
-            }
-            committed = s.pos;
-            v.segment_start = s.pos;
-            index_offset = 0;
-            clear_segment(&v);
-        } else if (index_offset) {
-            rc = verify_bad(&v, off, "record after the index of its segment");
-            break;
-        } else if ((rc = take_record(&v, off, &h)) != 0) {
-            break;
-        }
+        int rc = read_record_header(v, wk, off, &h);
+        if (rc == VMRP_OK)
+            rc = read_payload(v, wk, off, &h);
+        if (rc == WALK_END)
+            return VMRP_OK;
+        if (rc)
+            return rc;
+        v->rep->records++;
+        if (v->r->progress)
+            v->r->progress(v->r->progress_ctx, wk->s.pos, 0);
+        if (h.type == REC_INDEX)
+            rc = take_index(v, wk, off, &h);
+        else if (h.type == REC_COMMIT)
+            rc = take_commit(v, wk, off);
+        else if (wk->index_offset)
+            rc = verify_bad(v, off, "record after the index of its segment");
+        else
+            rc = take_record(v, off, &h);
+        if (rc)
+            return rc;
     }
-    /* a batch still in flight holds records before whatever stopped the
-     * walk: its errors come first, and its blocks are booked either way */
-    int landed = verify_land_blocks(&v);
-    if (landed)
-        rc = landed;
-    rep->points = v.points;
-    rep->bytes = s.pos;
-    rep->committed_size = committed;
-    memcpy(rep->head_hash, v.last.hash, HASH_SIZE);
-    if (rc == VMRP_OK && s.pos > committed) {
-        rep->torn_bytes = s.pos - committed;
-        rep->error_offset = committed;
-        rep->error_point = v.points + 1;
-        rc = err_set(&r->err, VMRP_E_TORN,
+}
+
+/* The report of a walk that read the file header, and its verdict when
+ * every record passed: bytes after the last commit, or no commit at all. */
+static int end_walk(vstate *v, const walk *wk, int rc)
+{
+    vmrp_verify_report *rep = v->rep;
+    rep->points = v->points;
+    rep->bytes = wk->s.pos;
+    rep->committed_size = wk->committed;
+    memcpy(rep->head_hash, v->last.hash, HASH_SIZE);
+    if (rc == VMRP_OK && wk->s.pos > wk->committed) {
+        rep->torn_bytes = wk->s.pos - wk->committed;
+        rep->error_offset = wk->committed;
+        rep->error_point = v->points + 1;
+        rc = err_set(&v->r->err, VMRP_E_TORN,
                      "%s: %llu bytes after the last commit (point %u) at offset %llu: an interrupted "
                      "append; the next pack removes them",
-                     v.label, (unsigned long long)rep->torn_bytes, v.points,
-                     (unsigned long long)committed);
-    } else if (rc == VMRP_OK && v.points == 0) {
-        rc = err_set(&r->err, VMRP_E_CORRUPT, "%s: no committed restore point", v.label);
+                     v->label, (unsigned long long)rep->torn_bytes, v->points,
+                     (unsigned long long)wk->committed);
+    } else if (rc == VMRP_OK && v->points == 0) {
+        rc = err_set(&v->r->err, VMRP_E_CORRUPT, "%s: no committed restore point", v->label);
     }
-    rep->signatures_checked = rc == VMRP_OK && r->pubkey != NULL;
-    rep->content_checked = !v.batch.quick && (!v.encrypted || (v.ck && v.ck->unlocked));
-out:
-    free(s.buf);
+    rep->signatures_checked = rc == VMRP_OK && v->r->pubkey != NULL;
+    rep->content_checked = !v->batch.quick && (!v->encrypted || (v->ck && v->ck->unlocked));
+    return rc;
+}
+
+int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_report *rep)
+{
+    vstate v;
+    walk wk;
+    memset(rep, 0, sizeof *rep);
+    err_clear(&r->err);
+    int rc = start_walk(&v, &wk, r, fd, label, rep);
+    if (rc == VMRP_OK)
+        rc = take_file_header(&v, &wk);
+    if (rc == VMRP_OK) {
+        rc = walk_records(&v, &wk);
+        /* a batch still in flight holds records before whatever stopped the
+         * walk: its errors come first, and its blocks are booked either way */
+        int landed = verify_land_blocks(&v);
+        if (landed)
+            rc = landed;
+        rc = end_walk(&v, &wk, rc);
+    }
+    free(wk.s.buf);
     vstate_free(&v);
     return rc;
 }

@@ -1,4 +1,8 @@
-/* verify_private.h - verify's state, shared by verify*.c only. */
+/* verify_private.h - verify's state, shared by verify*.c only.
+ *
+ * Calls go one way: the walk (verify.c) calls the checks of POINT records
+ * (verify_point.c) and of BLOCK records (verify_batch.c); all three call
+ * the shared helpers of verify_state.c, which call none of them. */
 #ifndef VMRP_VERIFY_PRIVATE_H
 #define VMRP_VERIFY_PRIVATE_H
 
@@ -40,6 +44,14 @@ typedef struct {
     uint64_t len; /* decoded */
     uint8_t codec;
 } seg_map;
+
+/* A record of the segment being read: its offset follows from the sizes
+ * before it, since records tile the segment. */
+typedef struct {
+    uint32_t size;
+    uint8_t type;
+    unsigned char fp[FP_SIZE]; /* of its Record_Hash */
+} seg_record;
 
 /* Only verify_point.c looks inside these; the state holds arrays of them. */
 typedef struct map_ref map_ref;
@@ -121,10 +133,10 @@ typedef struct {
     char deferred_msg[512];
 } vstate;
 
-/* ---- verify.c ---- */
+/* ---- verify_state.c: what the checks share; it calls none of them ---- */
 /* The FP_SIZE bytes of hash that are kept: SipHash-128 under v->key. */
 void verify_fingerprint(const fp_key key, const unsigned char hash[HASH_SIZE],
-                 unsigned char fp[FP_SIZE]);
+                        unsigned char fp[FP_SIZE]);
 /* Damage: every message names the point and offset at fault, and the
  * report keeps both. Returns VMRP_E_CORRUPT. */
 int verify_bad(vstate *v, uint64_t off, const char *fmt, ...) VMRP_PRINTF(3, 4);
@@ -137,7 +149,7 @@ int verify_tmp_failed(vstate *v, int rc, const char *dir);
 /* Book a record of the segment for its INDEX; records must come in file
  * order, so a BLOCK record is booked once its batch is checked. */
 int verify_push_seg(vstate *v, uint64_t off, uint32_t size, uint8_t type,
-             const unsigned char hash[HASH_SIZE]);
+                    const unsigned char hash[HASH_SIZE]);
 
 /* ---- verify_point.c ---- */
 /* Check the POINT record just parsed into v->point against the segment's

@@ -13,7 +13,8 @@
  * ### Conventions
  * - Every exported symbol starts with `vmrp_`; handles are opaque.
  * - Functions that can fail return `0` (::VMRP_OK) or a negative
- *   ::vmrp_error code. Codes are never renumbered. The handle keeps a
+ *   ::vmrp_error code, which GCC and Clang warn about when it is ignored
+ *   (`warn_unused_result`). Codes are never renumbered. The handle keeps a
  *   message naming the file, restore point, disk or field at fault; read it
  *   with vmrp_writer_error_string() or vmrp_reader_error_string().
  * - A handle whose operation failed with ::VMRP_E_CORRUPT, ::VMRP_E_IO or
@@ -65,6 +66,45 @@
  *   signature (vmrp_verify_report::content_checked is then 0).
  * - Secret keys, passphrases and data keys are kept in sodium_malloc()'d
  *   memory, wiped when freed, and never appear in messages.
+ *
+ * ### Threads
+ * - A handle (::vmrp_writer, ::vmrp_reader, ::vmrp_key) has no lock: calls
+ *   on one handle must not overlap, error strings included. A handle may
+ *   pass from one thread to another between calls (with the usual
+ *   synchronisation: a mutex, a queue, a join). Different handles may be
+ *   used at once from different threads: the library keeps no global state
+ *   that changes after vmrp_init(), and two writers on one archive exclude
+ *   each other within a process as between processes (flock(2) on each
+ *   writer's own open file).
+ * - A key given to writers and readers (vmrp_writer_set_signing_key(),
+ *   vmrp_writer_set_public_key(), ::vmrp_encryption,
+ *   vmrp_reader_set_public_key(), vmrp_reader_set_decryption()) is only read
+ *   by them: one key may serve several handles on several threads at once,
+ *   provided no call that changes it (vmrp_key_generate(),
+ *   vmrp_key_generate_encryption(), vmrp_key_load_public(),
+ *   vmrp_key_load_secret(), vmrp_key_save(), vmrp_key_sign_file(),
+ *   vmrp_key_free()) runs meanwhile.
+ * - Functions without a handle (vmrp_strerror(), vmrp_probe(), the helpers
+ *   such as vmrp_json_validate()) may be called from any thread at any time
+ *   after vmrp_init(), which must return before a second thread uses the
+ *   library.
+ * - The library runs worker threads of its own for the heavy work. A
+ *   writer starts up to vmrp_writer_options::threads - 1 of them (by
+ *   default one per online processor but one) in vmrp_writer_open() or
+ *   vmrp_writer_open_stream(); they hash, compress and encrypt blocks while
+ *   vmrp_writer_add_disk() runs, wait otherwise, and end in
+ *   vmrp_writer_free(). vmrp_reader_read_disk() (and so
+ *   vmrp_reader_restore_disk()) and vmrp_reader_verify() start up to one
+ *   per online processor but one, to decrypt, decompress and check blocks,
+ *   and join them before they return. Workers never call back into the
+ *   program: progress callbacks, block sinks and passphrase sources run on
+ *   the calling thread, one at a time.
+ * - Workers inherit the signal mask of the thread that starts them: a
+ *   program that takes signals on a thread of its choosing should block
+ *   them in the others first. A child of fork() must not use a writer
+ *   opened before the fork: its workers stay in the parent.
+ * - Temporary files are made in `TMPDIR` (read with getenv()): do not change
+ *   the environment while another thread is in the library.
  */
 #ifndef VMRP_H
 #define VMRP_H
@@ -195,7 +235,8 @@ typedef enum {
 VMRP_API const char *vmrp_consistency_name(int mode);
 
 /**
- * Progress callback for long operations.
+ * Progress callback for long operations, called on the thread that made
+ * the call it reports on.
  * @param ctx   the pointer given with the callback
  * @param done  bytes processed so far
  * @param total bytes expected in all (0 when unknown)
@@ -226,7 +267,7 @@ typedef struct vmrp_key_s vmrp_key;
 /**
  * Supplies a passphrase: for a secret key file protected by one (only once
  * the file is known to hold a key of the kind wanted), or for an encrypted
- * archive with a passphrase slot.
+ * archive with a passphrase slot. Called on the thread that opens it.
  * @param ctx  the pointer given with the callback
  * @param path the key file or archive that needs it (for the prompt)
  * @param buf  where to write the NUL-terminated passphrase
@@ -336,8 +377,9 @@ typedef struct {
     int codec;
     /** Codec level; 0 means the codec's default. */
     int level;
-    /** Threads that hash and compress blocks, 1..256; 0 means one per
-     *  online processor. The archive's bytes do not depend on it. */
+    /** Threads that hash and compress blocks, the caller's included,
+     *  1..256; 0 means one per online processor. The archive's bytes do not
+     *  depend on it. */
     uint32_t threads;
     /** Upper bound, in MiB, of the table that finds blocks already stored
      *  (deduplication), 1..65536; 0 means 64. It takes 40 bytes per
@@ -439,7 +481,8 @@ VMRP_API int vmrp_writer_open_stream(vmrp_writer *w, int fd, const char *label,
  * @param consistency a ::vmrp_consistency value, or 0 for crash-consistent.
  * @return ::VMRP_OK, ::VMRP_E_USAGE, ::VMRP_E_EXISTS (name taken).
  */
-VMRP_API int vmrp_writer_set_point(vmrp_writer *w, const char *name, int consistency);
+VMRP_API int vmrp_writer_set_point(vmrp_writer *w, const char *name,
+                                   int consistency) VMRP_CHECK_RESULT;
 
 /**
  * Set the VM configuration (the point's sourceMetadata): a JSON object of at
@@ -448,7 +491,8 @@ VMRP_API int vmrp_writer_set_point(vmrp_writer *w, const char *name, int consist
  * point).
  * @return ::VMRP_E_INPUT when it is not a JSON object.
  */
-VMRP_API int vmrp_writer_set_source_metadata(vmrp_writer *w, const char *json, size_t size);
+VMRP_API int vmrp_writer_set_source_metadata(vmrp_writer *w, const char *json,
+                                             size_t size) VMRP_CHECK_RESULT;
 
 /**
  * Add a configuration file (libvirt XML, NVRAM, TPM state, ...) to the point.
@@ -524,7 +568,7 @@ VMRP_API int vmrp_writer_commit(vmrp_writer *w) VMRP_CHECK_RESULT;
  * checked against the public key before it is written.
  * @return ::VMRP_OK, or ::VMRP_E_USAGE when @p key has no secret half.
  */
-VMRP_API int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key);
+VMRP_API int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key) VMRP_CHECK_RESULT;
 
 /**
  * Append only to an archive whose every commit is signed by @p key (a
@@ -701,13 +745,16 @@ VMRP_API const vmrp_point_info *vmrp_reader_point(const vmrp_reader *r, uint32_t
  * @param[out] index 0-based index for vmrp_reader_point().
  * @return ::VMRP_OK or ::VMRP_E_NOT_FOUND (with a message naming @p spec).
  */
-VMRP_API int vmrp_reader_find_point(vmrp_reader *r, const char *spec, uint32_t *index);
+VMRP_API int vmrp_reader_find_point(vmrp_reader *r, const char *spec,
+                                    uint32_t *index) VMRP_CHECK_RESULT;
 
 /**
  * Receives the data of a disk, in increasing offset order: one call per
  * run of consecutive blocks that are not all zero (a run may span many
- * blocks); data at the end of the disk is cut at the disk size. Return 0 to go on, or a negative ::vmrp_error to
- * stop (it is passed back to the caller).
+ * blocks); data at the end of the disk is cut at the disk size. Called on
+ * the thread that called vmrp_reader_read_disk(), while its workers decode
+ * the next blocks. Return 0 to go on, or a negative ::vmrp_error to stop
+ * (it is passed back to the caller).
  */
 typedef int (*vmrp_block_sink)(void *ctx, uint64_t offset, const void *data, size_t size);
 
@@ -792,7 +839,8 @@ VMRP_API int vmrp_probe(const char *path, vmrp_collection_info *info) VMRP_CHECK
 
 /** Describe key slot @p i (0..key_slot_count-1) of an open encrypted
  *  archive. @return ::VMRP_OK or ::VMRP_E_NOT_FOUND. */
-VMRP_API int vmrp_reader_key_slot(const vmrp_reader *r, uint32_t i, vmrp_key_slot_info *out);
+VMRP_API int vmrp_reader_key_slot(const vmrp_reader *r, uint32_t i,
+                                  vmrp_key_slot_info *out) VMRP_CHECK_RESULT;
 
 /** Report progress of read_disk / restore_disk / verify to @p fn. */
 VMRP_API void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx);
@@ -870,7 +918,7 @@ VMRP_API void vmrp_reader_free(vmrp_reader *r);
  *         receives the byte offset of the first error.
  */
 VMRP_API int vmrp_json_validate(const char *text, size_t size, int want_object,
-                                size_t *err_offset);
+                                size_t *err_offset) VMRP_CHECK_RESULT;
 
 /**
  * Format a 16-byte id as a lowercase UUID string (36 characters + NUL).

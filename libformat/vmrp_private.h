@@ -122,9 +122,18 @@ codec_ctx *codec_new(void);
 void codec_free(codec_ctx *c);
 /* Compress src into dst (capacity dst_cap). Returns the codec actually used
  * (CODEC_NONE when compression would not shrink the data, with dst holding
- * a copy) and sets *dst_len; negative vmrp_error on failure. */
+ * a copy) and sets *dst_len; on failure a negative vmrp_error that
+ * codec_error() explains: VMRP_E_NOMEM when the library ran out of memory,
+ * VMRP_E_IO when it failed otherwise (neither is the input's fault), and
+ * VMRP_E_USAGE when dst cannot hold a copy. With dst_cap at least
+ * codec_bound(src_len), only the library can fail. */
 int codec_compress(codec_ctx *c, int codec, int level, const void *src, size_t src_len,
                    void *dst, size_t dst_cap, size_t *dst_len);
+/* The compression library's message for the last failure of c (a static
+ * string, valid for the life of the process). */
+const char *codec_error(const codec_ctx *c);
+/* "zstd", "zlib" or "none" (a codec id stored in records). */
+const char *codec_name(int codec);
 /* Decompress exactly raw_len bytes; anything else is an error. */
 int codec_decompress(codec_ctx *c, int codec, const void *src, size_t src_len, void *dst,
                      size_t raw_len);

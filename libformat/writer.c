@@ -426,9 +426,9 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
     int created = fd >= 0;
     if (fd < 0 && errno == EEXIST)
         fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return writer_fail(w, errno == EACCES || errno == EROFS ? VMRP_E_IO : VMRP_E_IO,
-                           "%s: cannot open for writing: %s", path, strerror(errno));
+    if (fd < 0) /* EACCES and EROFS too: no code of their own; strerror() tells */
+        return writer_fail(w, VMRP_E_IO, "%s: cannot open for writing: %s", path,
+                           strerror(errno));
     rc = io_lock_exclusive(fd);
     if (rc) {
         close(fd);

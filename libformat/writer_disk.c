@@ -26,7 +26,18 @@ typedef struct {
     size_t nmap;
     const uint64_t (*windows)[2]; /* block ranges read: sorted, disjoint */
     size_t nwindows, wemit;       /* wemit: the window emit_passed() is at */
+    uint64_t (*changed_windows)[2]; /* windows of changed ranges, owned */
+    uint64_t whole[1][2];           /* the window of the whole disk */
 } disk_job;
+
+/* What a job holds; NULL members are skipped, so any step may fail. */
+static void disk_job_free(disk_job *j)
+{
+    free(j->map);
+    free(j->changed_windows);
+    chain_free(j->lead);
+    chain_free(j->trail);
+}
 
 static new_disk *new_disk_slot(vmrp_writer *w, const char *name)
 {
@@ -122,7 +133,8 @@ typedef struct {
     int store;          /* needs a BLOCK record */
     int64_t same_as;    /* an earlier slot of the batch with the same data */
     uint64_t record;    /* BLOCK record offset of the map entry */
-    long rec_len;       /* built record size */
+    long rec_len;       /* built record size, or the codec's vmrp_error */
+    const char *codec_error; /* what the codec said when rec_len < 0 */
     unsigned char id[HASH_SIZE];
     unsigned char rec_hash[HASH_SIZE];
 } bslot;
@@ -135,7 +147,6 @@ typedef struct {
     unsigned char *data; /* cap blocks */
     unsigned char *recs; /* cap built records, rec_cap apart (shared by both batches) */
     size_t rec_cap;
-    int failed;
     int read_err;        /* -errno of the read, checked when the batch is processed */
     uint64_t read_off;
     uint64_t bytes;      /* disk bytes the batch covers */
@@ -236,7 +247,7 @@ static void build_slot(void *ctx, size_t i, unsigned worker)
                                      b->data + i * w->block_size, w->block_size,
                                      writer_encrypts(w, REC_BLOCK), out, b->rec_cap);
     if (s->rec_len < 0)
-        b->failed = 1;
+        s->codec_error = codec_error(w->worker_codecs[worker]);
     else if (!w->crypt)
         hash_buf(s->rec_hash, out, (size_t)s->rec_len);
 }
@@ -421,8 +432,13 @@ static int build_batch(batch *b)
     if (rc)
         return rc;
     pool_for(w->workers, b->n, build_slot, b);
-    if (b->failed)
-        return writer_fail(w, VMRP_E_NOMEM, "%s: compression failed", w->label);
+    for (size_t i = 0; i < b->n; i++) {
+        const bslot *s = &b->slots[i];
+        if (s->store && s->rec_len < 0)
+            return writer_fail(w, (int)s->rec_len, "%s (disk %s): block %llu: %s compression failed: %s",
+                               j->label, j->d->name, (unsigned long long)s->block,
+                               codec_name(w->codec_id), s->codec_error);
+    }
     return VMRP_OK;
 }
 
@@ -565,17 +581,14 @@ int vmrp_writer_add_disk(vmrp_writer *w, const char *name, int fd, const char *l
     return vmrp_writer_add_disk_ranges(w, name, fd, label, NULL, 0);
 }
 
-int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const char *label,
-                                const vmrp_extent *changed, size_t nchanged)
+/* Measure the disk and give it its slot in the point. */
+static int start_disk(vmrp_writer *w, const char *name, int fd, const char *label,
+                      new_disk **out)
 {
-    int rc = writer_ready(w);
-    if (rc)
-        return rc;
-    label = label ? label : name;
     uint64_t size = 0;
     uint32_t sector = 512;
     int blockdev = 0;
-    rc = io_disk_geometry(fd, &size, &sector, &blockdev);
+    int rc = io_disk_geometry(fd, &size, &sector, &blockdev);
     if (rc)
         return writer_fail(w, rc == -EINVAL ? VMRP_E_INPUT : VMRP_E_IO,
                            "%s (disk %s): %s", label, name ? name : "",
@@ -588,16 +601,21 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
     w->ndisks++; /* freed with the writer from here on */
     d->size = size;
     d->sector_size = sector;
+    *out = d;
+    return VMRP_OK;
+}
 
-    disk_job j;
-    memset(&j, 0, sizeof j);
-    j.w = w;
-    j.d = d;
-    j.label = label;
-    const vmrp_disk_info *latest = NULL, *included = NULL;
+/* Open the disk's previous image twice (lead and trail) when the new map
+ * is a delta against it, and take its family. *included: the entry the
+ * delta is against, NULL when the disk is read whole. */
+static int open_previous(disk_job *j, const char *name, const vmrp_disk_info **included)
+{
+    vmrp_writer *w = j->w;
+    const vmrp_disk_info *latest = NULL;
+    *included = NULL;
     if (w->prev) {
         /* the first reading checks every MAP record along the chain */
-        rc = chain_open_latest(w->prev, name, 1, &j.lead, &latest, &included);
+        int rc = chain_open_latest(w->prev, name, 1, &j->lead, &latest, included);
         if (rc)
             return writer_fail(w, rc, "%s", vmrp_reader_error_string(w->prev));
     }
@@ -605,68 +623,93 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
      * of the same Id_Key, and only within one family; otherwise (no key, a
      * point written without it, a family restarted by such a point) the
      * disk is stored whole and its map marked FULL. */
-    if (w->crypt && (!included || !same_id_key(w, included) ||
-                     memcmp(latest->family_id, included->family_id, ID_SIZE) != 0)) {
-        d->full = 1;
-        chain_free(j.lead);
-        j.lead = NULL;
-        included = NULL;
+    if (w->crypt && (!*included || !same_id_key(w, *included) ||
+                     memcmp(latest->family_id, (*included)->family_id, ID_SIZE) != 0)) {
+        j->d->full = 1;
+        chain_free(j->lead);
+        j->lead = NULL;
+        *included = NULL;
     }
-    if (j.lead) {
+    if (j->lead) {
         const vmrp_disk_info *l2 = NULL, *i2 = NULL;
-        rc = chain_open_latest(w->prev, name, 0, &j.trail, &l2, &i2);
+        int rc = chain_open_latest(w->prev, name, 0, &j->trail, &l2, &i2);
         if (rc == VMRP_OK)
-            rc = chain_next(j.lead, &j.lead_e, &j.lead_have);
+            rc = chain_next(j->lead, &j->lead_e, &j->lead_have);
         if (rc == VMRP_OK)
-            rc = chain_next(j.trail, &j.trail_e, &j.trail_have);
-        if (rc) {
-            chain_free(j.lead);
-            chain_free(j.trail);
+            rc = chain_next(j->trail, &j->trail_e, &j->trail_have);
+        if (rc)
             return writer_fail(w, rc, "%s", vmrp_reader_error_string(w->prev));
-        }
     }
     if (latest)
-        memcpy(d->family_id, latest->family_id, ID_SIZE);
+        memcpy(j->d->family_id, latest->family_id, ID_SIZE);
     else
-        random_id(d->family_id);
-    j.map = malloc((size_t)MAP_ENTRIES_PER_RECORD * MAP_ENTRY_SIZE);
-    if (!j.map) {
-        chain_free(j.lead);
-        chain_free(j.trail);
-        return writer_fail(w, VMRP_E_NOMEM, "out of memory");
+        random_id(j->d->family_id);
+    return VMRP_OK;
+}
+
+/* Changed ranges narrow an incremental read; with no previous image of
+ * this disk every block is new, and the whole disk is read. */
+static int choose_windows(disk_job *j, const vmrp_extent *changed, size_t nchanged,
+                          const vmrp_disk_info *included)
+{
+    const uint64_t size = j->d->size;
+    if (changed && included) {
+        int rc = ranges_to_windows(j->w, changed, nchanged, included->size_bytes, size,
+                                   &j->changed_windows, &j->nwindows);
+        if (rc)
+            return rc;
+        j->windows = (const uint64_t(*)[2])j->changed_windows;
+        return VMRP_OK;
     }
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint: readahead */
-    /* Changed ranges narrow an incremental read; with no previous image of
-     * this disk every block is new, and the whole disk is read. */
-    uint64_t (*windows)[2] = NULL;
-    size_t nwindows = 0;
-    uint64_t whole[1][2] = {{0, size / w->block_size + (size % w->block_size != 0)}};
-    if (changed && included &&
-        (rc = ranges_to_windows(w, changed, nchanged, included->size_bytes, size, &windows,
-                                &nwindows)) != 0) {
-        free(j.map);
-        chain_free(j.lead);
-        chain_free(j.trail);
-        return rc;
-    }
-    j.windows = windows ? (const uint64_t(*)[2])windows : (const uint64_t(*)[2])whole;
-    j.nwindows = windows ? nwindows : 1;
-    rc = read_disk(&j, fd);
-    free(windows);
-    if (rc == VMRP_OK)
-        rc = flush_map(&j);
-    free(j.map);
-    chain_free(j.lead);
-    chain_free(j.trail);
-    if (rc)
-        return rc;
-    /* A disk whose size moved while it was read was not read consistently. */
-    uint64_t after = size;
-    if (io_disk_geometry(fd, &after, &sector, &blockdev) == 0 && after != size)
+    j->whole[0][0] = 0;
+    j->whole[0][1] = block_count(size, j->w->block_size);
+    j->windows = (const uint64_t(*)[2])j->whole;
+    j->nwindows = 1;
+    return VMRP_OK;
+}
+
+/* A disk whose size moved while it was read was not read consistently. */
+static int check_same_size(vmrp_writer *w, const new_disk *d, int fd, const char *label)
+{
+    uint64_t after = d->size;
+    uint32_t sector = 0;
+    int blockdev = 0;
+    if (io_disk_geometry(fd, &after, &sector, &blockdev) == 0 && after != d->size)
         return writer_fail(w, VMRP_E_INPUT,
                            "%s (disk %s): changed size from %llu to %llu bytes while being read",
-                           label, name, (unsigned long long)size, (unsigned long long)after);
+                           label, d->name, (unsigned long long)d->size, (unsigned long long)after);
     return VMRP_OK;
+}
+
+int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const char *label,
+                                const vmrp_extent *changed, size_t nchanged)
+{
+    int rc = writer_ready(w);
+    if (rc)
+        return rc;
+    label = label ? label : name;
+    disk_job j;
+    memset(&j, 0, sizeof j);
+    j.w = w;
+    j.label = label;
+    const vmrp_disk_info *included = NULL;
+    rc = start_disk(w, name, fd, label, &j.d);
+    if (rc == VMRP_OK)
+        rc = open_previous(&j, name, &included);
+    if (rc == VMRP_OK && !(j.map = malloc((size_t)MAP_ENTRIES_PER_RECORD * MAP_ENTRY_SIZE)))
+        rc = writer_fail(w, VMRP_E_NOMEM, "out of memory");
+    if (rc == VMRP_OK) {
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint: readahead */
+        rc = choose_windows(&j, changed, nchanged, included);
+    }
+    if (rc == VMRP_OK)
+        rc = read_disk(&j, fd);
+    if (rc == VMRP_OK)
+        rc = flush_map(&j);
+    if (rc == VMRP_OK)
+        rc = check_same_size(w, j.d, fd, label);
+    disk_job_free(&j);
+    return rc;
 }
 
 int vmrp_writer_exclude_disk(vmrp_writer *w, const char *name)

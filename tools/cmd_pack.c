@@ -62,15 +62,78 @@ const char pack_usage[] =
     "  --json                  print a JSON summary of the new point\n"
     "  --quiet                 no progress on stderr\n";
 
+/* How many of each repeatable option one pack takes. */
+enum {
+    PACK_DISKS_MAX = 256,         /* --disk */
+    PACK_EXCLUDED_MAX = 256,      /* --exclude-disk */
+    PACK_RANGES_MAX = 256,        /* --changed-ranges */
+    PACK_CONFIG_FILES_MAX = 1024, /* --config-file */
+    PACK_RECIPIENTS_MAX = 64      /* --recipient */
+};
+
+/* Sizes of what pack reads whole. */
+#define CONFIG_JSON_MAX (16u << 20)  /* --config */
+#define RANGES_FILE_MAX (256u << 20) /* a --changed-ranges file */
+#define PASSPHRASE_MAX 1024
+
+/* A --disk, and what pack opens of it before the archive is touched. */
 typedef struct {
     const char *name;
     const char *path;
-} disk_arg;
+    int fd;               /* -1: not opened (excluded too, or not yet) */
+    vmrp_extent *changed; /* its --changed-ranges; NULL: read it whole */
+    size_t nchanged;
+} pack_disk;
 
+/* A --changed-ranges NAME=FILE. */
 typedef struct {
     const char *disk;
     const char *file;
 } ranges_arg;
+
+/* What the command line asks for. */
+typedef struct {
+    const char *archive;
+    int stream; /* ARCHIVE is '-': a new archive on stdout */
+    pack_disk disks[PACK_DISKS_MAX];
+    size_t ndisks;
+    const char *excluded[PACK_EXCLUDED_MAX];
+    size_t nexcluded;
+    ranges_arg ranges[PACK_RANGES_MAX];
+    size_t nranges;
+    const char *config; /* --config VM.json */
+    const char *config_files[PACK_CONFIG_FILES_MAX];
+    size_t nconfig_files;
+    const char *name;
+    int consistency;
+    const char *sign; /* --sign SECRET_KEY */
+    int minisig;
+    int encrypt;
+    const char *recipients[PACK_RECIPIENTS_MAX];
+    size_t nrecipients;
+    const char *identity;
+    const char *pubkey;
+    uint64_t kdf_memlimit, kdf_opslimit; /* 0: the library's defaults */
+    vmrp_writer_options writer;
+    int json, quiet;
+    int help; /* --help was printed: nothing else to do */
+    /* Set by check_args(): the archive exists, and is encrypted. */
+    int exists, exists_encrypted;
+} pack_args;
+
+/* What pack loads before it touches the archive; load_inputs() fills it,
+ * free_inputs() releases it, whatever was reached. */
+typedef struct {
+    vmrp_key *key; /* --sign */
+    vmrp_key *recipients[PACK_RECIPIENTS_MAX];
+    vmrp_key *identity;
+    vmrp_key *trusted; /* --pubkey */
+    char *passphrase;  /* sodium_malloc'd */
+    char *meta;        /* --config */
+    size_t meta_len;
+    config_set files;
+    uint64_t total; /* bytes of the regular files among the disks, for progress */
+} pack_inputs;
 
 /* "OFFSET LENGTH [anything]" per line; '#' starts a comment. Numbers are
  * decimal or 0x-hex, as nbdinfo --map and most tools print them. */
@@ -80,9 +143,9 @@ static int load_ranges(const char *path, vmrp_extent **out, size_t *count, char 
     size_t len = 0;
     *out = NULL;
     *count = 0;
-    if (cli_read_file(path, 256u << 20, &text, &len, err, errlen))
+    if (cli_read_file(path, RANGES_FILE_MAX, &text, &len, err, errlen))
         return -1;
-    size_t cap = 64, n = 0, lineno = 0;
+    size_t cap = 64, n = 0, lineno = 0; /* grows by doubling */
     vmrp_extent *v = malloc(cap * sizeof *v);
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); v && line; line = strtok_r(NULL, "\n", &save)) {
@@ -208,7 +271,169 @@ static int fail_writer(vmrp_writer *w, int rc)
     return cli_exit_code(rc);
 }
 
-int cmd_pack(int argc, char **argv)
+/* NAME=VALUE, split in place: argv strings are ours to modify, and nothing
+ * needs freeing on the many early returns. NULL when it is not that. */
+static const char *split_assignment(char *arg)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return NULL;
+    *eq = '\0';
+    return eq + 1;
+}
+
+/* A whole number 1..max; 0 when it is not one. */
+static long parse_count(const char *s, long max)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    return !*s || *end || v < 1 || v > max ? 0 : v;
+}
+
+/* A list of an option's values is full: say how many it takes. */
+static int too_many(int max, const char *what)
+{
+    return cli_usage_error("pack", "at most %d %s", max, what);
+}
+
+static int push_arg(const char **list, size_t *n, int max, const char *what, const char *arg)
+{
+    if (*n == (size_t)max)
+        return too_many(max, what);
+    list[(*n)++] = arg;
+    return EXIT_OK;
+}
+
+static int add_disk_arg(pack_args *a, char *arg)
+{
+    const char *path = split_assignment(arg);
+    if (!path)
+        return cli_usage_error("pack", "--disk takes NAME=PATH, not '%s'", arg);
+    if (a->ndisks == PACK_DISKS_MAX)
+        return too_many(PACK_DISKS_MAX, "disks");
+    if (!vmrp_disk_name_valid(arg))
+        return cli_usage_error("pack", "disk name '%s' is not valid: 1..64 of [A-Za-z0-9._-], not starting with '.'", arg);
+    for (size_t i = 0; i < a->ndisks; i++)
+        if (strcmp(a->disks[i].name, arg) == 0)
+            return cli_usage_error("pack", "disk name '%s' is given twice", arg);
+    a->disks[a->ndisks++] = (pack_disk){arg, path, -1, NULL, 0};
+    return EXIT_OK;
+}
+
+/* --threads, --dedup-memory, --kdf-memory, --kdf-passes and --max-points:
+ * counts from 1. */
+static int set_count(pack_args *a, int opt, const char *arg)
+{
+    static const struct {
+        int opt;
+        const char *name;
+        long max;
+    } counts[] = {{'T', "threads", 256},
+                  {'D', "dedup-memory", 65536},
+                  {'K', "kdf-memory", 1024},
+                  {'P', "kdf-passes", 10},
+                  {'m', "max-points", 65535}};
+    size_t k = 0;
+    while (counts[k].opt != opt)
+        k++;
+    long v = parse_count(arg, counts[k].max);
+    if (!v)
+        return cli_usage_error("pack", "--%s takes 1..%ld, not '%s'", counts[k].name,
+                               counts[k].max, arg);
+    if (opt == 'T')
+        a->writer.threads = (uint32_t)v;
+    else if (opt == 'D')
+        a->writer.dedup_memory_mib = (uint32_t)v;
+    else if (opt == 'K')
+        a->kdf_memlimit = (uint64_t)v << 20;
+    else if (opt == 'P')
+        a->kdf_opslimit = (uint64_t)v;
+    else
+        a->writer.max_points = (uint32_t)v;
+    return EXIT_OK;
+}
+
+/* One option; returns an exit code, EXIT_OK to go on. */
+static int take_option(pack_args *a, int c, char *arg)
+{
+    switch (c) {
+    case 'd':
+        return add_disk_arg(a, arg);
+    case 'c':
+        a->config = arg;
+        return EXIT_OK;
+    case 'f':
+        return push_arg(a->config_files, &a->nconfig_files, PACK_CONFIG_FILES_MAX,
+                        "--config-file options", arg);
+    case 'n':
+        a->name = arg;
+        return EXIT_OK;
+    case 'x':
+        return push_arg(a->excluded, &a->nexcluded, PACK_EXCLUDED_MAX, "excluded disks", arg);
+    case 'C':
+        if (!(a->consistency = parse_consistency(arg)))
+            return cli_usage_error("pack", "--consistency is crash, filesystem or application, not '%s'", arg);
+        return EXIT_OK;
+    case 'b': {
+        uint64_t bs;
+        if (cli_parse_size(arg, &bs) || bs < 4096 || bs > (4u << 20) || (bs & (bs - 1)))
+            return cli_usage_error("pack", "--block-size must be a power of two from 4K to 4M, not '%s'", arg);
+        a->writer.block_size = (uint32_t)bs;
+        return EXIT_OK;
+    }
+    case 'z':
+        if (parse_codec(arg, &a->writer.codec, &a->writer.level))
+            return cli_usage_error("pack", "--compress takes zstd[:1-19], zlib[:1-9] or none, not '%s'", arg);
+        return EXIT_OK;
+    case 'j':
+        a->json = 1;
+        return EXIT_OK;
+    case 'S':
+        a->sign = arg;
+        return EXIT_OK;
+    case 'R': {
+        const char *file = split_assignment(arg);
+        if (!file)
+            return cli_usage_error("pack", "--changed-ranges takes NAME=FILE, not '%s'", arg);
+        if (a->nranges == PACK_RANGES_MAX)
+            return too_many(PACK_RANGES_MAX, "--changed-ranges");
+        a->ranges[a->nranges++] = (ranges_arg){arg, file};
+        return EXIT_OK;
+    }
+    case 'M':
+        a->minisig = 1;
+        return EXIT_OK;
+    case 'E':
+        a->encrypt = 1;
+        return EXIT_OK;
+    case 'r':
+        return push_arg(a->recipients, &a->nrecipients, PACK_RECIPIENTS_MAX, "--recipient keys",
+                        arg);
+    case 'I':
+        a->identity = arg;
+        return EXIT_OK;
+    case 'p':
+        a->pubkey = arg;
+        return EXIT_OK;
+    case 'T':
+    case 'D':
+    case 'K':
+    case 'P':
+    case 'm':
+        return set_count(a, c, arg);
+    case 'q':
+        a->quiet = 1;
+        return EXIT_OK;
+    case 'h':
+        fputs(pack_usage, stdout);
+        a->help = 1;
+        return EXIT_OK;
+    default:
+        return cli_usage_error("pack", "unknown option");
+    }
+}
+
+static int parse_args(int argc, char **argv, pack_args *a)
 {
     static const struct option longopts[] = {
         {"disk", required_argument, 0, 'd'},        {"config", required_argument, 0, 'c'},
@@ -224,379 +449,342 @@ int cmd_pack(int argc, char **argv)
         {"kdf-passes", required_argument, 0, 'P'},  {"pubkey", required_argument, 0, 'p'},
         {"dedup-memory", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
-    disk_arg disks[256];
-    ranges_arg ranges[256];
-    size_t nranges = 0;
-    const char *excluded[256];
-    const char *config_files[1024];
-    size_t ndisks = 0, nexcluded = 0, nconfig_files = 0;
-    const char *config = NULL, *name = NULL, *sign = NULL;
-    int minisig = 0, encrypt = 0;
-    const char *recipient_paths[64], *identity_path = NULL, *pubkey_path = NULL;
-    size_t nrecipients = 0;
-    vmrp_encryption enc;
-    memset(&enc, 0, sizeof enc);
-    int consistency = 0, json = 0, quiet = 0;
-    vmrp_writer_options opts;
-    memset(&opts, 0, sizeof opts);
-    opts.codec = VMRP_CODEC_ZSTD;
+    memset(a, 0, sizeof *a);
+    a->writer.codec = VMRP_CODEC_ZSTD;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'd': {
-            const char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg || !eq[1])
-                return cli_usage_error("pack", "--disk takes NAME=PATH, not '%s'", optarg);
-            if (ndisks == 256)
-                return cli_usage_error("pack", "at most 256 disks");
-            /* NAME=PATH is split in place: argv strings are ours to modify,
-             * and nothing needs freeing on the many early returns. */
-            char *nm = optarg;
-            *(char *)eq = '\0';
-            if (!vmrp_disk_name_valid(nm))
-                return cli_usage_error("pack", "disk name '%s' is not valid: 1..64 of [A-Za-z0-9._-], not starting with '.'", nm);
-            for (size_t i = 0; i < ndisks; i++)
-                if (strcmp(disks[i].name, nm) == 0)
-                    return cli_usage_error("pack", "disk name '%s' is given twice", nm);
-            disks[ndisks].name = nm;
-            disks[ndisks++].path = eq + 1;
-            break;
-        }
-        case 'c':
-            config = optarg;
-            break;
-        case 'f':
-            if (nconfig_files == 1024)
-                return cli_usage_error("pack", "at most 1024 --config-file options");
-            config_files[nconfig_files++] = optarg;
-            break;
-        case 'n':
-            name = optarg;
-            break;
-        case 'x':
-            if (nexcluded == 256)
-                return cli_usage_error("pack", "at most 256 excluded disks");
-            excluded[nexcluded++] = optarg;
-            break;
-        case 'C':
-            if (!(consistency = parse_consistency(optarg)))
-                return cli_usage_error("pack", "--consistency is crash, filesystem or application, not '%s'", optarg);
-            break;
-        case 'b': {
-            uint64_t bs;
-            if (cli_parse_size(optarg, &bs) || bs < 4096 || bs > (4u << 20) || (bs & (bs - 1)))
-                return cli_usage_error("pack", "--block-size must be a power of two from 4K to 4M, not '%s'", optarg);
-            opts.block_size = (uint32_t)bs;
-            break;
-        }
-        case 'z':
-            if (parse_codec(optarg, &opts.codec, &opts.level))
-                return cli_usage_error("pack", "--compress takes zstd[:1-19], zlib[:1-9] or none, not '%s'", optarg);
-            break;
-        case 'm': {
-            char *end = NULL;
-            long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > 65535)
-                return cli_usage_error("pack", "--max-points takes 1..65535, not '%s'", optarg);
-            opts.max_points = (uint32_t)v;
-            break;
-        }
-        case 'j':
-            json = 1;
-            break;
-        case 'S':
-            sign = optarg;
-            break;
-        case 'R': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || eq == optarg || !eq[1])
-                return cli_usage_error("pack", "--changed-ranges takes NAME=FILE, not '%s'", optarg);
-            if (nranges == 256)
-                return cli_usage_error("pack", "at most 256 --changed-ranges");
-            *eq = '\0';
-            ranges[nranges].disk = optarg;
-            ranges[nranges++].file = eq + 1;
-            break;
-        }
-        case 'M':
-            minisig = 1;
-            break;
-        case 'E':
-            encrypt = 1;
-            break;
-        case 'r':
-            if (nrecipients == 64)
-                return cli_usage_error("pack", "at most 64 --recipient keys");
-            recipient_paths[nrecipients++] = optarg;
-            break;
-        case 'I':
-            identity_path = optarg;
-            break;
-        case 'p':
-            pubkey_path = optarg;
-            break;
-        case 'T':
-        case 'D':
-        case 'K':
-        case 'P': {
-            const char *what = c == 'T'   ? "threads"
-                               : c == 'D' ? "dedup-memory"
-                               : c == 'K' ? "kdf-memory"
-                                          : "kdf-passes";
-            long max = c == 'T' ? 256 : c == 'D' ? 65536 : c == 'K' ? 1024 : 10;
-            char *end = NULL;
-            long v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 1 || v > max)
-                return cli_usage_error("pack", "--%s takes 1..%ld, not '%s'", what, max, optarg);
-            if (c == 'T')
-                opts.threads = (uint32_t)v;
-            else if (c == 'D')
-                opts.dedup_memory_mib = (uint32_t)v;
-            else if (c == 'K')
-                enc.kdf_memlimit = (uint64_t)v << 20;
-            else
-                enc.kdf_opslimit = (uint64_t)v;
-            break;
-        }
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            fputs(pack_usage, stdout);
-            return EXIT_OK;
-        default:
-            return cli_usage_error("pack", "unknown option");
-        }
+        int status = take_option(a, c, optarg);
+        if (status != EXIT_OK || a->help)
+            return status;
     }
     if (optind != argc - 1)
         return cli_usage_error("pack", optind >= argc ? "ARCHIVE is missing" : "one ARCHIVE only");
-    const char *archive = argv[optind];
-    if (ndisks == 0 && nexcluded == 0)
+    a->archive = argv[optind];
+    return EXIT_OK;
+}
+
+static pack_disk *find_disk(pack_args *a, const char *name)
+{
+    for (size_t i = 0; i < a->ndisks; i++)
+        if (strcmp(a->disks[i].name, name) == 0)
+            return &a->disks[i];
+    return NULL;
+}
+
+static int is_excluded(const pack_args *a, const char *name)
+{
+    for (size_t k = 0; k < a->nexcluded; k++)
+        if (strcmp(a->excluded[k], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The options against each other, and against the archive if it exists. */
+static int check_args(pack_args *a)
+{
+    if (a->ndisks == 0 && a->nexcluded == 0)
         return cli_usage_error("pack", "give at least one --disk NAME=PATH");
-    for (size_t i = 0; i < nexcluded; i++) {
-        if (!vmrp_disk_name_valid(excluded[i]))
-            return cli_usage_error("pack", "--exclude-disk '%s' is not a valid disk name", excluded[i]);
+    for (size_t i = 0; i < a->nexcluded; i++) {
+        if (!vmrp_disk_name_valid(a->excluded[i]))
+            return cli_usage_error("pack", "--exclude-disk '%s' is not a valid disk name", a->excluded[i]);
         for (size_t k = 0; k < i; k++)
-            if (strcmp(excluded[k], excluded[i]) == 0)
-                return cli_usage_error("pack", "--exclude-disk %s is given twice", excluded[i]);
+            if (strcmp(a->excluded[k], a->excluded[i]) == 0)
+                return cli_usage_error("pack", "--exclude-disk %s is given twice", a->excluded[i]);
     }
-    for (size_t i = 0; i < nranges; i++) {
-        size_t k = 0;
-        while (k < ndisks && strcmp(disks[k].name, ranges[i].disk) != 0)
-            k++;
-        if (k == ndisks)
+    for (size_t i = 0; i < a->nranges; i++)
+        if (!find_disk(a, a->ranges[i].disk))
             return cli_usage_error("pack", "--changed-ranges names disk '%s', which no --disk gives",
-                                   ranges[i].disk);
-    }
-    int stream = strcmp(archive, "-") == 0;
-    if (minisig && !sign)
+                                   a->ranges[i].disk);
+    a->stream = strcmp(a->archive, "-") == 0;
+    if (a->minisig && !a->sign)
         return cli_usage_error("pack", "--minisig needs --sign SECRET_KEY");
-    if (minisig && stream)
+    if (a->minisig && a->stream)
         return cli_usage_error("pack", "--minisig needs an archive file, not stdout");
-    if (stream && json)
+    if (a->stream && a->json)
         return cli_usage_error("pack", "--json cannot share stdout with a streamed archive");
-    if (stream && isatty(STDOUT_FILENO))
+    if (a->stream && isatty(STDOUT_FILENO))
         return cli_usage_error("pack", "refusing to write an archive to a terminal");
     /* What encryption means depends on whether the archive exists: a new
      * one gets key slots, an encrypted one is opened (or appended to
      * without its key). */
     vmrp_collection_info existing;
-    int exists = !stream && vmrp_probe(archive, &existing) == VMRP_OK;
-    if (exists && !existing.encrypted && (encrypt || nrecipients))
+    a->exists = !a->stream && vmrp_probe(a->archive, &existing) == VMRP_OK;
+    a->exists_encrypted = a->exists && existing.encrypted;
+    if (a->exists && !existing.encrypted && (a->encrypt || a->nrecipients))
         return cli_usage_error("pack", "%s is not encrypted: encryption is chosen when an "
-                                       "archive is created", archive);
-    if (exists && existing.encrypted && nrecipients)
+                                       "archive is created", a->archive);
+    if (a->exists && existing.encrypted && a->nrecipients)
         return cli_usage_error("pack", "%s: recipients are fixed when an encrypted archive is "
-                                       "created; give --identity to open it", archive);
-    if (!exists && identity_path)
+                                       "created; give --identity to open it", a->archive);
+    if (!a->exists && a->identity)
         return cli_usage_error("pack", "--identity opens an existing encrypted archive; a new "
                                        "one is encrypted to --recipient keys");
-    if (exists && !existing.encrypted && identity_path)
+    if (a->exists && !existing.encrypted && a->identity)
         return cli_usage_error("pack", "%s is not encrypted: --identity has nothing to open",
-                               archive);
-    if ((enc.kdf_memlimit || enc.kdf_opslimit) && (exists || !encrypt))
+                               a->archive);
+    if ((a->kdf_memlimit || a->kdf_opslimit) && (a->exists || !a->encrypt))
         return cli_usage_error("pack", "--kdf-memory and --kdf-passes set the passphrase slot of a "
                                        "new archive made with --encrypt");
+    return EXIT_OK;
+}
 
-    /* Every input is opened and checked before the archive is touched. */
+static int load_keys(const pack_args *a, pack_inputs *in)
+{
     int status = EXIT_OK;
-    int fds[256];
-    uint64_t total = 0;
-    size_t opened = 0;
-    char *meta = NULL;
-    size_t meta_len = 0;
-    config_set files = {0};
-    char err[512];
-    vmrp_key *key = NULL, *identity = NULL, *trusted = NULL, *recipients[64] = {0};
-    vmrp_extent *rext[256] = {0};
-    size_t rn[256] = {0};
-    char *pass = NULL;
-    if (sign && (status = cli_load_secret_key("pack", sign, &key)) != EXIT_OK)
-        goto out;
-    for (size_t i = 0; i < nrecipients; i++)
-        if ((status = cli_load_recipient("pack", recipient_paths[i], &recipients[i])) != EXIT_OK)
-            goto out;
-    if (identity_path && (status = cli_load_identity("pack", identity_path, &identity)) != EXIT_OK)
-        goto out;
-    if (pubkey_path && (status = cli_load_public_key("pack", pubkey_path, &trusted)) != EXIT_OK)
-        goto out;
-    /* An append opens the archive with a passphrase only when told to with
-     * --encrypt: VMRP_PASSPHRASE may be meant for the signing key. */
-    int unlock_with_pass = exists && existing.encrypted && !identity && encrypt;
-    if ((encrypt && !exists) || unlock_with_pass) {
-        if (!(pass = sodium_malloc(1024))) {
-            cli_error("pack", "out of secure memory");
-            status = EXIT_RUNTIME;
-            goto out;
-        }
-        int got = exists ? passphrase_ask(NULL, archive, pass, 1024)
-                         : passphrase_new(archive, pass, 1024);
-        if (got != 0 || !*pass) {
-            cli_error("pack", "%s: no passphrase: set VMRP_PASSPHRASE (or _FILE, _COMMAND) or "
-                              "run on a terminal", archive);
-            status = EXIT_KEY;
-            goto out;
-        }
+    if (a->sign && (status = cli_load_secret_key("pack", a->sign, &in->key)) != EXIT_OK)
+        return status;
+    for (size_t i = 0; i < a->nrecipients; i++)
+        if ((status = cli_load_recipient("pack", a->recipients[i], &in->recipients[i])) != EXIT_OK)
+            return status;
+    if (a->identity && (status = cli_load_identity("pack", a->identity, &in->identity)) != EXIT_OK)
+        return status;
+    if (a->pubkey && (status = cli_load_public_key("pack", a->pubkey, &in->trusted)) != EXIT_OK)
+        return status;
+    return EXIT_OK;
+}
+
+/* The passphrase of a new archive made with --encrypt, or of an encrypted
+ * one that --encrypt says to open with it: VMRP_PASSPHRASE may be meant for
+ * the signing key. */
+static int load_passphrase(const pack_args *a, pack_inputs *in)
+{
+    int unlock_with_pass = a->exists_encrypted && !in->identity && a->encrypt;
+    if (!(a->encrypt && !a->exists) && !unlock_with_pass)
+        return EXIT_OK;
+    if (!(in->passphrase = sodium_malloc(PASSPHRASE_MAX))) {
+        cli_error("pack", "out of secure memory");
+        return EXIT_RUNTIME;
     }
-    enc.passphrase = pass;
-    enc.recipients = (const vmrp_key *const *)recipients;
-    enc.recipient_count = nrecipients;
-    enc.identity = identity;
-    for (; opened < ndisks; opened++) {
-        int excluded_too = 0;
-        for (size_t k = 0; k < nexcluded; k++)
-            excluded_too |= strcmp(excluded[k], disks[opened].name) == 0;
-        fds[opened] = -1;
-        if (excluded_too)
+    int got = a->exists ? passphrase_ask(NULL, a->archive, in->passphrase, PASSPHRASE_MAX)
+                        : passphrase_new(a->archive, in->passphrase, PASSPHRASE_MAX);
+    if (got != 0 || !*in->passphrase) {
+        cli_error("pack", "%s: no passphrase: set VMRP_PASSPHRASE (or _FILE, _COMMAND) or "
+                          "run on a terminal", a->archive);
+        return EXIT_KEY;
+    }
+    return EXIT_OK;
+}
+
+/* Open every disk that is not excluded too; it must be a regular file or
+ * a block device. */
+static int open_disks(pack_args *a, pack_inputs *in)
+{
+    for (size_t i = 0; i < a->ndisks; i++) {
+        pack_disk *d = &a->disks[i];
+        if (is_excluded(a, d->name))
             continue; /* recorded as excluded, never read */
-        fds[opened] = open(disks[opened].path, O_RDONLY | O_CLOEXEC);
+        d->fd = open(d->path, O_RDONLY | O_CLOEXEC);
         struct stat st;
-        if (fds[opened] < 0 || fstat(fds[opened], &st) != 0) {
-            cli_error("pack", "disk %s: %s: %s", disks[opened].name, disks[opened].path, strerror(errno));
-            status = EXIT_RUNTIME;
-            opened++;
-            goto out;
+        if (d->fd < 0 || fstat(d->fd, &st) != 0) {
+            cli_error("pack", "disk %s: %s: %s", d->name, d->path, strerror(errno));
+            return EXIT_RUNTIME;
         }
         if (S_ISREG(st.st_mode))
-            total += (uint64_t)st.st_size;
+            in->total += (uint64_t)st.st_size;
         else if (!S_ISBLK(st.st_mode)) {
-            cli_error("pack", "disk %s: %s is not a regular file or a block device", disks[opened].name,
-                      disks[opened].path);
-            status = EXIT_RUNTIME;
-            opened++;
-            goto out;
+            cli_error("pack", "disk %s: %s is not a regular file or a block device", d->name,
+                      d->path);
+            return EXIT_RUNTIME;
         }
     }
-    if (config) {
-        if (cli_read_file(config, 16u << 20, &meta, &meta_len, err, sizeof err)) {
+    return EXIT_OK;
+}
+
+/* --config and --config-file, read and checked. */
+static int load_config(const pack_args *a, pack_inputs *in)
+{
+    char err[512];
+    if (a->config) {
+        if (cli_read_file(a->config, CONFIG_JSON_MAX, &in->meta, &in->meta_len, err, sizeof err)) {
             cli_error("pack", "--config %s", err);
-            status = EXIT_RUNTIME;
-            goto out;
+            return EXIT_RUNTIME;
         }
         size_t at = 0;
-        if (vmrp_json_validate(meta, meta_len, 1, &at) != VMRP_OK) {
-            cli_error("pack", "--config %s: not a JSON object (error at byte %zu)", config, at);
-            status = EXIT_RUNTIME;
-            goto out;
+        if (vmrp_json_validate(in->meta, in->meta_len, 1, &at) != VMRP_OK) {
+            cli_error("pack", "--config %s: not a JSON object (error at byte %zu)", a->config, at);
+            return EXIT_RUNTIME;
         }
     }
-    for (size_t i = 0; i < nconfig_files; i++)
-        if (config_set_add(&files, config_files[i], err, sizeof err)) {
+    for (size_t i = 0; i < a->nconfig_files; i++)
+        if (config_set_add(&in->files, a->config_files[i], err, sizeof err)) {
             cli_error("pack", "--config-file %s", err);
-            status = EXIT_RUNTIME;
-            goto out;
+            return EXIT_RUNTIME;
         }
-    for (size_t k = 0; k < nranges; k++)
-        for (size_t i = 0; i < ndisks; i++)
-            if (strcmp(ranges[k].disk, disks[i].name) == 0) {
-                free(rext[i]);
-                if (load_ranges(ranges[k].file, &rext[i], &rn[i], err, sizeof err)) {
-                    cli_error("pack", "--changed-ranges %s", err);
-                    status = EXIT_RUNTIME;
-                    goto out;
-                }
-            }
+    return EXIT_OK;
+}
 
+/* Each --changed-ranges file, in the order given; a disk named twice keeps
+ * the last. */
+static int load_changed_ranges(pack_args *a)
+{
+    char err[512];
+    for (size_t k = 0; k < a->nranges; k++) {
+        pack_disk *d = find_disk(a, a->ranges[k].disk);
+        free(d->changed);
+        if (load_ranges(a->ranges[k].file, &d->changed, &d->nchanged, err, sizeof err)) {
+            cli_error("pack", "--changed-ranges %s", err);
+            return EXIT_RUNTIME;
+        }
+    }
+    return EXIT_OK;
+}
+
+/* Every input is opened and checked before the archive is touched. */
+static int load_inputs(pack_args *a, pack_inputs *in)
+{
+    int status = load_keys(a, in);
+    if (status == EXIT_OK)
+        status = load_passphrase(a, in);
+    if (status == EXIT_OK)
+        status = open_disks(a, in);
+    if (status == EXIT_OK)
+        status = load_config(a, in);
+    if (status == EXIT_OK)
+        status = load_changed_ranges(a);
+    return status;
+}
+
+static void free_inputs(pack_args *a, pack_inputs *in)
+{
+    for (size_t i = 0; i < a->ndisks; i++) {
+        if (a->disks[i].fd >= 0)
+            close(a->disks[i].fd);
+        free(a->disks[i].changed);
+    }
+    free(in->meta);
+    config_set_free(&in->files);
+    vmrp_key_free(in->key);
+    vmrp_key_free(in->identity);
+    vmrp_key_free(in->trusted);
+    for (size_t i = 0; i < a->nrecipients; i++)
+        vmrp_key_free(in->recipients[i]);
+    if (in->passphrase)
+        sodium_free(in->passphrase);
+}
+
+/* Open (create, or lock for appending) and name the new point; what
+ * opening found is said before anything is read. */
+static int open_writer(vmrp_writer *w, const pack_args *a, const pack_inputs *in)
+{
+    vmrp_encryption enc;
+    memset(&enc, 0, sizeof enc);
+    enc.passphrase = in->passphrase;
+    enc.recipients = (const vmrp_key *const *)in->recipients;
+    enc.recipient_count = a->nrecipients;
+    enc.identity = in->identity;
+    enc.kdf_memlimit = a->kdf_memlimit;
+    enc.kdf_opslimit = a->kdf_opslimit;
+    vmrp_writer_set_progress_total(w, in->total);
+    vmrp_writer_set_public_key(w, in->trusted);
+    int rc = vmrp_writer_set_encryption(w, &enc);
+    if (rc == VMRP_OK)
+        rc = a->stream ? vmrp_writer_open_stream(w, STDOUT_FILENO, "stdout", &a->writer)
+                       : vmrp_writer_open(w, a->archive, &a->writer);
+    if (rc == VMRP_OK && in->key)
+        rc = vmrp_writer_set_signing_key(w, in->key);
+    if (rc != VMRP_OK)
+        return rc;
+    vmrp_writer_stats st;
+    vmrp_writer_get_stats(w, &st);
+    if (st.dropped_tail)
+        cli_error("pack", "%s: removed %llu bytes of an interrupted append after the last commit",
+                  a->archive, (unsigned long long)st.dropped_tail);
+    if (st.keyless && !a->quiet)
+        cli_error("pack", "%s is encrypted and no key was given: appending a full point that "
+                          "this host cannot read back (give --identity or a passphrase for an "
+                          "incremental one)", a->archive);
+    return vmrp_writer_set_point(w, a->name, a->consistency);
+}
+
+static int add_config(vmrp_writer *w, const pack_inputs *in)
+{
+    int rc = VMRP_OK;
+    if (in->meta)
+        rc = vmrp_writer_set_source_metadata(w, in->meta, in->meta_len);
+    for (size_t i = 0; rc == VMRP_OK && i < in->files.count; i++) {
+        const config_item *f = &in->files.items[i];
+        rc = vmrp_writer_add_config_file(w, f->name, f->mode, f->data, f->size);
+    }
+    return rc;
+}
+
+static int add_disks(vmrp_writer *w, const pack_args *a)
+{
+    int rc = VMRP_OK;
+    for (size_t i = 0; rc == VMRP_OK && i < a->ndisks; i++) {
+        const pack_disk *d = &a->disks[i];
+        if (d->fd >= 0)
+            rc = d->changed ? vmrp_writer_add_disk_ranges(w, d->name, d->fd, d->path, d->changed,
+                                                          d->nchanged)
+                            : vmrp_writer_add_disk(w, d->name, d->fd, d->path);
+    }
+    for (size_t i = 0; rc == VMRP_OK && i < a->nexcluded; i++)
+        rc = vmrp_writer_exclude_disk(w, a->excluded[i]);
+    return rc;
+}
+
+/* The committed point: its detached signature, then what it holds. */
+static int finish_point(vmrp_writer *w, const pack_args *a, pack_inputs *in)
+{
+    int status;
+    if (a->minisig && (status = write_minisig(in->key, a->archive, w)) != EXIT_OK)
+        return status; /* the point is committed and signed; only the detached copy failed */
+    vmrp_writer_stats st;
+    vmrp_writer_get_stats(w, &st);
+    char a_read[32], a_written[32];
+    char default_name[32];
+    snprintf(default_name, sizeof default_name, "point-%u", st.sequence);
+    const char *name = a->name ? a->name : default_name;
+    if (a->json)
+        print_json(a->archive, &st, name);
+    else if (!a->quiet)
+        fprintf(stderr, "vmrp pack: %s: point %u '%s' committed (%s): changed blocks %llu, "
+                        "newly stored %llu, deduplicated %llu; read %s, wrote %s\n",
+                a->stream ? "stdout" : a->archive, st.sequence, name,
+                st.created ? "new archive" : st.keyless ? "full, without the key" : "incremental",
+                (unsigned long long)st.changed_blocks,
+                (unsigned long long)st.new_blocks, (unsigned long long)st.dedup_blocks,
+                cli_human(st.bytes_read, a_read), cli_human(st.bytes_written, a_written));
+    return EXIT_OK;
+}
+
+static int write_point(const pack_args *a, pack_inputs *in)
+{
     vmrp_writer *w = vmrp_writer_new();
     if (!w) {
         cli_error("pack", "out of memory");
-        status = EXIT_RUNTIME;
-        goto out;
+        return EXIT_RUNTIME;
     }
     cli_progress prog;
-    cli_progress_init(&prog, "pack", quiet);
+    cli_progress_init(&prog, "pack", a->quiet);
     vmrp_writer_set_progress(w, cli_progress_cb, &prog);
-    vmrp_writer_set_progress_total(w, total);
-    vmrp_writer_set_public_key(w, trusted);
-    int rc = vmrp_writer_set_encryption(w, &enc);
+    int rc = open_writer(w, a, in);
     if (rc == VMRP_OK)
-        rc = stream ? vmrp_writer_open_stream(w, STDOUT_FILENO, "stdout", &opts)
-                    : vmrp_writer_open(w, archive, &opts);
-    if (rc == VMRP_OK && key)
-        rc = vmrp_writer_set_signing_key(w, key);
-    vmrp_writer_stats st;
-    if (rc == VMRP_OK) {
-        vmrp_writer_get_stats(w, &st);
-        if (st.dropped_tail)
-            cli_error("pack", "%s: removed %llu bytes of an interrupted append after the last commit",
-                      archive, (unsigned long long)st.dropped_tail);
-        if (st.keyless && !quiet)
-            cli_error("pack", "%s is encrypted and no key was given: appending a full point that "
-                              "this host cannot read back (give --identity or a passphrase for an "
-                              "incremental one)", archive);
-        rc = vmrp_writer_set_point(w, name, consistency);
-    }
-    if (rc == VMRP_OK && meta)
-        rc = vmrp_writer_set_source_metadata(w, meta, meta_len);
-    for (size_t i = 0; rc == VMRP_OK && i < files.count; i++)
-        rc = vmrp_writer_add_config_file(w, files.items[i].name, files.items[i].mode,
-                                         files.items[i].data, files.items[i].size);
-    for (size_t i = 0; rc == VMRP_OK && i < ndisks; i++)
-        if (fds[i] >= 0)
-            rc = rext[i] ? vmrp_writer_add_disk_ranges(w, disks[i].name, fds[i], disks[i].path,
-                                                       rext[i], rn[i])
-                         : vmrp_writer_add_disk(w, disks[i].name, fds[i], disks[i].path);
-    for (size_t i = 0; rc == VMRP_OK && i < nexcluded; i++)
-        rc = vmrp_writer_exclude_disk(w, excluded[i]);
+        rc = add_config(w, in);
+    if (rc == VMRP_OK)
+        rc = add_disks(w, a);
     if (rc == VMRP_OK)
         rc = vmrp_writer_commit(w);
     cli_progress_done(&prog);
-    if (rc != VMRP_OK) {
-        status = fail_writer(w, rc);
-    } else if (minisig && (status = write_minisig(key, archive, w)) != EXIT_OK) {
-        /* the point is committed and signed; only the detached copy failed */
-    } else {
-        vmrp_writer_get_stats(w, &st);
-        char a[32], b[32];
-        char default_name[32];
-        snprintf(default_name, sizeof default_name, "point-%u", st.sequence);
-        if (json)
-            print_json(archive, &st, name ? name : default_name);
-        else if (!quiet)
-            fprintf(stderr, "vmrp pack: %s: point %u '%s' committed (%s): changed blocks %llu, "
-                            "newly stored %llu, deduplicated %llu; read %s, wrote %s\n",
-                    stream ? "stdout" : archive, st.sequence, name ? name : default_name,
-                    st.created ? "new archive" : st.keyless ? "full, without the key" : "incremental",
-                    (unsigned long long)st.changed_blocks,
-                    (unsigned long long)st.new_blocks, (unsigned long long)st.dedup_blocks,
-                    cli_human(st.bytes_read, a), cli_human(st.bytes_written, b));
-    }
+    int status = rc == VMRP_OK ? finish_point(w, a, in) : fail_writer(w, rc);
     vmrp_writer_free(w);
-out:
-    for (size_t i = 0; i < opened; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    free(meta);
-    config_set_free(&files);
-    vmrp_key_free(key);
-    vmrp_key_free(identity);
-    vmrp_key_free(trusted);
-    for (size_t i = 0; i < nrecipients; i++)
-        vmrp_key_free(recipients[i]);
-    if (pass)
-        sodium_free(pass);
-    for (size_t i = 0; i < ndisks; i++)
-        free(rext[i]);
+    return status;
+}
+
+int cmd_pack(int argc, char **argv)
+{
+    pack_args a;
+    int status = parse_args(argc, argv, &a);
+    if (status != EXIT_OK || a.help)
+        return status;
+    if ((status = check_args(&a)) != EXIT_OK)
+        return status;
+    pack_inputs in;
+    memset(&in, 0, sizeof in);
+    status = load_inputs(&a, &in);
+    if (status == EXIT_OK)
+        status = write_point(&a, &in);
+    free_inputs(&a, &in);
     return status;
 }

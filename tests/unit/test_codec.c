@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "vmrp_private.h"
 
@@ -336,6 +337,31 @@ START_TEST(test_bound)
 }
 END_TEST
 
+/* A failure is the library's, in its own words: not out of memory unless
+ * the library says so. */
+START_TEST(test_compress_failure_says_why)
+{
+    codec_ctx *c = codec_new();
+    ck_assert_ptr_nonnull(c);
+    unsigned char src[4096], dst[8];
+    ut_fill_text(src, sizeof src, 3);
+    size_t stored = 0;
+    ck_assert_int_eq(codec_compress(c, CODEC_ZSTD, 0, src, sizeof src, dst, sizeof dst, &stored),
+                     VMRP_E_IO);
+    ck_assert_str_eq(codec_error(c), ZSTD_getErrorString(ZSTD_error_dstSize_tooSmall));
+    ck_assert_int_eq(codec_compress(c, CODEC_ZLIB, 0, src, sizeof src, dst, sizeof dst, &stored),
+                     VMRP_E_IO);
+    ck_assert_str_eq(codec_error(c), zError(Z_BUF_ERROR));
+    ck_assert_int_eq(codec_compress(c, CODEC_NONE, 0, src, sizeof src, dst, sizeof dst, &stored),
+                     VMRP_E_USAGE);
+    ck_assert_str_eq(codec_error(c), "output buffer smaller than the input");
+    ck_assert_str_eq(codec_name(CODEC_ZSTD), "zstd");
+    ck_assert_str_eq(codec_name(CODEC_ZLIB), "zlib");
+    ck_assert_str_eq(codec_name(CODEC_NONE), "none");
+    codec_free(c);
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
     Suite *s = suite_create("codec");
@@ -357,6 +383,7 @@ static Suite *codec_suite(void)
     tc = tcase_create("limits");
     tcase_add_test(tc, test_level_valid);
     tcase_add_test(tc, test_bound);
+    tcase_add_test(tc, test_compress_failure_says_why);
     suite_add_tcase(s, tc);
     return s;
 }
