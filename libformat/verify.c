@@ -278,10 +278,8 @@ static void vstate_free(vstate *v)
     offlist_free(v->blocks);
     offlist_free(v->files);
     sodium_memzero(v->key, sizeof v->key);
-    for (uint32_t k = 0; k < v->nnames; k++)
-        free(v->names[k]);
-    free(v->names);
-    free(v->families);
+    hashidx_free(v->names);
+    familytab_free(v->families);
     codec_free(v->codec);
     free(v->payload);
     free(v->raw);
@@ -461,7 +459,10 @@ static int start_walk(vstate *v, walk *wk, vmrp_reader *r, int fd, const char *l
     v->maps = offlist_new(sizeof(seg_map), keep ? keep : KEEP_MAPS);
     v->seg = spill_new(sizeof(seg_record), keep ? keep : KEEP_RECORDS, NULL);
     v->map_bytes = spill_new(1, keep ? keep : KEEP_MAP_BYTES, NULL);
-    if (!wk->s.buf || !v->codec || !v->blocks || !v->files || !v->maps || !v->seg || !v->map_bytes)
+    v->names = hashidx_new();
+    v->families = familytab_new();
+    if (!wk->s.buf || !v->codec || !v->blocks || !v->files || !v->maps || !v->seg ||
+        !v->map_bytes || !v->names || !v->families)
         return err_set(&r->err, VMRP_E_NOMEM, "out of memory");
     return VMRP_OK;
 }

@@ -27,13 +27,6 @@ static int map_ref_cmp(const void *a, const void *b)
     return x->record < y->record ? -1 : x->record > y->record;
 }
 
-struct family {
-    char name[DISK_NAME_MAX + 1];
-    unsigned char family[ID_SIZE];
-    uint32_t last_segment; /* of its newest included point */
-    int included;          /* it has one */
-    int newest;            /* the family its name has now */
-};
 
 /* A reference from the current point to a record keyed with another
  * Id_Key (spec 5.1, 5.2). */
@@ -184,44 +177,28 @@ static int check_disk_map(vstate *v, uint32_t d)
 /* A Family_Id has one name; a name keeps the family it has now, unless a
  * FULL or EXCLUDED disk starts a new one; and a chain of deltas never crosses Id_Keys,
  * since its Block_Ids are compared and checked with one key. */
-static int check_family(vstate *v, const vmrp_disk_info *di)
+static int check_family(vstate *v, uint32_t d, const vmrp_disk_info *di)
 {
-    family *mine = NULL;
-    for (size_t f = 0; f < v->nfamilies; f++) {
-        family *fa = &v->families[f];
-        int same_name = strcmp(fa->name, di->name) == 0;
-        int same_family = memcmp(fa->family, di->family_id, ID_SIZE) == 0;
-        if ((same_family && !same_name) ||
-            (same_name && fa->newest && !same_family &&
-             !(v->encrypted && (di->full || di->excluded))))
-            return verify_bad(v, v->point_offset, "disk %s: %s disk %s of an earlier point", di->name,
-                       same_name ? "Family_Id differs from" : "Family_Id is that of", fa->name);
-        if (same_family)
-            mine = fa;
-    }
-    if (!mine) {
-        family *bigger = realloc(v->families, (v->nfamilies + 1) * sizeof *bigger);
-        if (!bigger)
-            return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-        v->families = bigger;
-        mine = &bigger[v->nfamilies++];
-        memset(mine, 0, sizeof *mine);
-        snprintf(mine->name, sizeof mine->name, "%s", di->name);
-        memcpy(mine->family, di->family_id, ID_SIZE);
-    }
-    for (size_t f = 0; f < v->nfamilies; f++)
-        if (strcmp(v->families[f].name, di->name) == 0)
-            v->families[f].newest = &v->families[f] == mine;
+    int differs = 0;
+    const family_entry *clash = familytab_check(v->families, di->name, di->family_id,
+                                                v->encrypted && (di->full || di->excluded),
+                                                &differs);
+    if (clash)
+        return verify_bad(v, v->point_offset, "disk %s: %s disk %s of an earlier point", di->name,
+                          differs ? "Family_Id differs from" : "Family_Id is that of", clash->name);
+    family_entry *mine = familytab_add(v->families, di->name, di->family_id, v->points, d);
+    if (!mine)
+        return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
     if (di->excluded)
         return VMRP_OK;
     if (v->ck && mine->included && !di->full &&
-        sodium_memcmp(v->ck->segs[mine->last_segment].id_key, v->ck->segs[v->points].id_key,
+        sodium_memcmp(v->ck->segs[mine->last_included].id_key, v->ck->segs[v->points].id_key,
                       KEY_SIZE) != 0)
         return verify_bad(v, v->point_offset,
                    "disk %s: a delta against point %u, whose Block_Ids are keyed otherwise "
-                   "(the disk must be FULL)", di->name, mine->last_segment + 1);
+                   "(the disk must be FULL)", di->name, mine->last_included + 1);
     mine->included = 1;
-    mine->last_segment = v->points;
+    mine->last_included = v->points;
     return VMRP_OK;
 }
 
@@ -231,9 +208,10 @@ int verify_check_point(vstate *v)
     if (pi->sequence != v->points + 1 || pi->parent_sequence != v->points)
         return verify_bad(v, v->point_offset, "Sequence %u / Parent_Sequence %u out of order",
                    pi->sequence, pi->parent_sequence);
-    for (uint32_t k = 0; k < v->points && !v->encrypted; k++)
-        if (strcmp(v->names[k], pi->name) == 0)
-            return verify_bad(v, v->point_offset, "name '%s' is also point %u's", pi->name, k + 1);
+    uint32_t earlier;
+    if (!v->encrypted && hashidx_find(v->names, pi->name, strlen(pi->name), &earlier))
+        return verify_bad(v, v->point_offset, "name '%s' is also point %u's", pi->name,
+                          earlier + 1);
     for (uint32_t d = 0; d < pi->disk_count; d++) {
         const vmrp_disk_info *di = &pi->disks[d];
         if (di->full && !v->encrypted)
@@ -242,7 +220,7 @@ int verify_check_point(vstate *v)
         int rc = check_disk_map(v, d);
         if (rc)
             return rc;
-        if ((rc = check_family(v, di)) != 0)
+        if ((rc = check_family(v, d, di)) != 0)
             return rc;
     }
     for (uint32_t i = 0; i < pi->config_file_count; i++) {
@@ -259,16 +237,7 @@ int verify_check_point(vstate *v)
             return verify_bad(v, v->point_offset, "config file %s: record at %llu missing or not matching its Content_Hash",
                        pi->config_files[i].name, (unsigned long long)rec);
     }
-    char *copy = strdup(pi->name);
-    char **bigger = realloc(v->names, (v->points + 1) * sizeof *bigger);
-    if (!copy || !bigger) {
-        free(copy);
-        if (bigger)
-            v->names = bigger;
+    if (hashidx_put(v->names, pi->name, strlen(pi->name), v->points) != VMRP_OK)
         return err_set(&v->r->err, VMRP_E_NOMEM, "out of memory");
-    }
-    v->names = bigger;
-    v->names[v->points] = copy;
-    v->nnames = v->points + 1;
     return VMRP_OK;
 }

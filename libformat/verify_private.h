@@ -55,7 +55,6 @@ typedef struct {
 
 /* Only verify_point.c looks inside these; the state holds arrays of them. */
 typedef struct map_ref map_ref;
-typedef struct family family;
 /* Only verify_batch.c looks inside it; a batch holds arrays of them. */
 typedef struct vblock vblock;
 
@@ -115,10 +114,8 @@ typedef struct {
     commit_info last;
     uint32_t points;
     uint64_t segment_start;
-    char **names;
-    uint32_t nnames; /* names allocated: points, plus one uncommitted */
-    family *families;
-    size_t nfamilies;
+    hashidx *names;      /* point name -> index */
+    familytab *families; /* the disks' names and families */
     codec_ctx *codec;
     unsigned char *payload, *raw;
     size_t payload_cap, raw_cap;
