@@ -879,8 +879,12 @@ int vmrp_probe(const char *path, vmrp_collection_info *info)
         return errno == ENOENT ? VMRP_E_NOT_FOUND : VMRP_E_IO;
     int rc = io_pread_full(fd, header, FH_SIZE, 0);
     close(fd);
-    if (rc)
-        return rc == -ENODATA ? VMRP_E_NOT_ARCHIVE : VMRP_E_IO; /* short: not an archive */
+    if (rc == -ENODATA)
+        return VMRP_E_NOT_ARCHIVE; /* shorter than a header */
+    if (rc) {
+        errno = -rc;
+        return VMRP_E_IO;
+    }
     return header_parse(header, info, &why);
 }
 

@@ -833,7 +833,9 @@ VMRP_API void vmrp_reader_set_decryption(vmrp_reader *r, const vmrp_key *identit
  * version, and whether it is encrypted (collection id, block size, Max_Points
  * and creation time are filled in; nothing else is read or checked).
  * @return ::VMRP_OK, ::VMRP_E_NOT_FOUND, ::VMRP_E_NOT_ARCHIVE,
- *         ::VMRP_E_VERSION, ::VMRP_E_CORRUPT, ::VMRP_E_IO.
+ *         ::VMRP_E_VERSION, ::VMRP_E_CORRUPT, ::VMRP_E_IO (with errno set to
+ *         the cause: the file exists but cannot be opened or read, which
+ *         says nothing about whether it is an archive).
  */
 VMRP_API int vmrp_probe(const char *path, vmrp_collection_info *info) VMRP_CHECK_RESULT;
 

@@ -509,7 +509,12 @@ static int check_args(pack_args *a)
      * one gets key slots, an encrypted one is opened (or appended to
      * without its key). */
     vmrp_collection_info existing;
-    a->exists = !a->stream && vmrp_probe(a->archive, &existing) == VMRP_OK;
+    int probed = a->stream ? VMRP_E_NOT_FOUND : vmrp_probe(a->archive, &existing);
+    if (probed == VMRP_E_IO) { /* unreadable is not absent: never start it anew */
+        cli_error("pack", "%s: %s", a->archive, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    a->exists = probed == VMRP_OK;
     a->exists_encrypted = a->exists && existing.encrypted;
     if (a->exists && !existing.encrypted && (a->encrypt || a->nrecipients))
         return cli_usage_error("pack", "%s is not encrypted: encryption is chosen when an "

@@ -164,3 +164,14 @@ expect_exit 0 "without the fault, repair removes the torn tail" vmrp repair a.vm
 if [ "$(wc -c < a.vmrp)" = "$size" ]; then pass "repair cut back to the last commit"; else
     fail "repair cut back to the last commit" "$(wc -c < a.vmrp) bytes, expected $size"
 fi
+
+# An archive whose header cannot be read is not a new archive: pack's
+# choice between creating and appending is an I/O error too, before any
+# option is judged against it.
+cp torn.vmrp a.vmrp
+readfault EIO 0+128 $VMRP pack a.vmrp --disk d=d.img --identity no-such.key --quiet
+if [ "$RC" = 3 ] && grep -q "Input/output error" err && cmp -s a.vmrp torn.vmrp; then
+    pass "EIO in the header: pack with --identity is an I/O error, not a usage error"
+else
+    fail "EIO in the header: pack with --identity" "exit $RC: $(head -1 err)"
+fi
