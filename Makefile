@@ -148,7 +148,14 @@ $(B)/libvmrp.so.$(VERSION): LIBS += -Wl,--version-script=libformat/libvmrp.map
 # For builds outside this Makefile (tests/fuzz/build.sh): eval "$$(make -s blake3-vars)"
 blake3-vars:
 	@echo "B3_CFLAGS='$(B3_CFLAGS) $(B3_DEFS)' B3_LIBS='$(B3_LIBS)' B3_SRCS='$(B3_SRCS)'"
-.PHONY: blake3-vars
+
+# `make bench-hash` (and `make bench`): BLAKE2b against BLAKE3, one core.
+$(B)/hashbench: tests/bench/hashbench.c $(B)/libvmrp.a
+	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -DB3_ORIGIN='"$(B3_ORIGIN)"' -o $@ $< $(B)/libvmrp.a $(LDFLAGS) $(LIBS)
+bench-hash: all $(B)/hashbench
+	$(Q)$(B)/hashbench
+bench: bench-hash
+.PHONY: bench-hash blake3-vars
 
 # ---- tests ----
 $(B)/unit/%: tests/unit/%.c $(B)/libvmrp.a tests/unit/unit.h tests/unit/unit_verify.h
