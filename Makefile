@@ -98,6 +98,65 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	else echo "build dependencies: all present"; fi
 
+# ---- BLAKE3 (the hash of format 1.3, hash_blake3.c) ----
+# A system libblake3 where pkg-config knows one; else the official C sources
+# that Debian ships in librust-blake3-dev (found with dpkg -L; BLAKE3_SRC=DIR
+# names another copy), compiled into libvmrp with their own flags: on x86-64
+# the Unix assembly and runtime CPU dispatch, on AArch64 NEON, elsewhere
+# portable C. They stay in the system, never in this repository, and
+# libformat/libvmrp.map keeps their symbols out of libvmrp.so's exports.
+ifeq ($(BLAKE3_SRC)$(shell pkg-config --exists libblake3 2>/dev/null && echo y),y)
+B3_CFLAGS := $(shell pkg-config --cflags libblake3)
+B3_LIBS   := $(shell pkg-config --libs libblake3)
+B3_ORIGIN := system libblake3 $(shell pkg-config --modversion libblake3)
+PC_REQUIRES_B3 := libblake3
+else
+BLAKE3_SRC ?= $(patsubst %/blake3.c,%,$(firstword $(shell dpkg -L librust-blake3-dev 2>/dev/null | grep '/c/blake3\.c$$')))
+DEB_PKGS  += librust-blake3-dev
+B3_ARCH   := $(shell $(CC) -dumpmachine 2>/dev/null)
+B3_NAMES  := blake3 blake3_dispatch blake3_portable
+ifneq ($(filter x86_64-%,$(filter-out %x32,$(B3_ARCH))),)
+B3_NAMES  += blake3_sse2_x86-64_unix blake3_sse41_x86-64_unix blake3_avx2_x86-64_unix blake3_avx512_x86-64_unix
+else ifneq ($(filter aarch64-%,$(B3_ARCH)),)
+B3_NAMES  += blake3_neon
+else
+B3_DEFS   := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
+endif
+B3_OBJ    := $(B3_NAMES:%=$(B)/blake3/%.o)
+B3_SRCS   := $(foreach n,$(B3_NAMES),$(firstword $(wildcard $(BLAKE3_SRC)/$(n).c $(BLAKE3_SRC)/$(n).S)))
+B3_CFLAGS := -I$(BLAKE3_SRC)
+B3_ORIGIN := sources in $(BLAKE3_SRC)
+ifeq ($(BLAKE3_SRC),)
+ifneq ($(filter-out deps clean check demo docs uninstall,$(or $(MAKECMDGOALS),all)),)
+$(error BLAKE3: no system libblake3 (pkg-config) and no C sources of librust-blake3-dev (dpkg -L): run make deps, or give BLAKE3_SRC=DIR)
+endif
+endif
+$(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION): $(B3_OBJ)
+$(B)/blake3/%.o: $(BLAKE3_SRC)/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(B3_DEFS) -fPIC -fvisibility=hidden -c $< -o $@
+$(B)/blake3/%.o: $(BLAKE3_SRC)/%.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
+endif
+DEB_PKGS  += b3sum
+DEPCFLAGS += $(B3_CFLAGS)
+LIBS      += $(B3_LIBS)
+$(B)/libvmrp.so.$(VERSION): LIBS += -Wl,--version-script=libformat/libvmrp.map
+# For builds outside this Makefile (tests/fuzz/build.sh): eval "$$(make -s blake3-vars)"
+blake3-vars:
+	@echo "B3_CFLAGS='$(B3_CFLAGS) $(B3_DEFS)' B3_LIBS='$(B3_LIBS)' B3_SRCS='$(B3_SRCS)'"
+
+# `make bench-hash` (and `make bench`): BLAKE2b against BLAKE3, one core.
+$(B)/hashbench: tests/bench/hashbench.c $(B)/libvmrp.a
+	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -DB3_ORIGIN='"$(B3_ORIGIN)"' -o $@ $< $(B)/libvmrp.a $(LDFLAGS) $(LIBS)
+bench-hash: all $(B)/hashbench
+	$(Q)$(B)/hashbench
+bench: bench-hash
+.PHONY: bench-hash blake3-vars
+
 # ---- tests ----
 $(B)/unit/%: tests/unit/%.c $(B)/libvmrp.a tests/unit/unit.h tests/unit/unit_verify.h
 	@mkdir -p $(dir $@)
@@ -167,7 +226,7 @@ install: all
 	ln -sf libvmrp.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libvmrp.so
 	install -m 644 libformat/vmrp.h $(DESTDIR)$(INCDIR)/vmrp.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' libformat/vmrp.pc.in > $(DESTDIR)$(PCDIR)/vmrp.pc
+	    -e 's|@VERSION@|$(VERSION)|' -e 's| *@REQUIRES_B3@|$(if $(PC_REQUIRES_B3), $(PC_REQUIRES_B3))|' libformat/vmrp.pc.in > $(DESTDIR)$(PCDIR)/vmrp.pc
 	install -m 644 docs/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <blake3.h>
 #include <sodium.h>
 
 #include "format.h"
@@ -90,6 +91,24 @@ void hash_final(hash_state *st, unsigned char out[HASH_SIZE]);
 void random_id(unsigned char id[ID_SIZE]);
 int is_zero(const void *buf, size_t len);
 int64_t now_us(void);
+
+/* ---- hash_blake3.c: BLAKE3-256, the hash of format 1.3 (formats 1.0-1.2
+ * hash with BLAKE2b, above); hash3_final() wipes the state ---- */
+#define HASH3_KEY_SIZE 32u
+typedef blake3_hasher hash3_state;
+void hash3_buf(unsigned char out[HASH_SIZE], const void *data, size_t len);
+/* Keyed mode: a 32-byte key. */
+void hash3_keyed_buf(unsigned char out[HASH_SIZE], const unsigned char key[HASH3_KEY_SIZE],
+                     const void *data, size_t len);
+/* Derive-key mode: a key for context (a constant, NUL-terminated string
+ * naming the key's use) from len bytes of key material. */
+void hash3_derive_key(unsigned char out[HASH_SIZE], const char *context, const void *material,
+                      size_t len);
+void hash3_init(hash3_state *st);
+void hash3_init_keyed(hash3_state *st, const unsigned char key[HASH3_KEY_SIZE]);
+void hash3_init_derive(hash3_state *st, const char *context);
+void hash3_update(hash3_state *st, const void *data, size_t len);
+void hash3_final(hash3_state *st, unsigned char out[HASH_SIZE]);
 
 /* ---- record.c: framing ---- */
 typedef struct {

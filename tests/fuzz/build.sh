@@ -29,8 +29,14 @@ FORCE=${FORCE:-0}
 
 PKG_CFLAGS=$(pkg-config --cflags libsodium libzstd zlib 2>/dev/null || true)
 PKG_LIBS=$(pkg-config --libs libsodium libzstd zlib 2>/dev/null || echo "-lsodium -lzstd -lz")
+# BLAKE3 as the Makefile finds it: a system libblake3, or the packaged C
+# sources (B3_SRCS), compiled into each binary like the library's own.
+B3_CFLAGS="" B3_LIBS="" B3_SRCS=""
+eval "$(make -s --no-print-directory -C "$root" blake3-vars)"
+PKG_CFLAGS="$PKG_CFLAGS $B3_CFLAGS"
+PKG_LIBS="$PKG_LIBS $B3_LIBS"
 LIBDIR=${VMRP_FUZZ_LIBDIR:-libformat}
-LIB_SRC=$(ls "$LIBDIR"/*.c)
+LIB_SRC="$(ls "$LIBDIR"/*.c) $B3_SRCS"
 COMMON="-g -O1 -I$LIBDIR -DVMRP_BUILDING_LIBRARY $PKG_CFLAGS"
 # Sanitizer findings must stop the run, not scroll past.
 FUZZ_FLAGS="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
