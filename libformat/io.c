@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmrp_private.h"
@@ -85,13 +86,34 @@ int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* A verifier's look at the lock (io_writer_active) holds it for two system
+ * calls; a writer that meets it tries again for up to LOCK_PATIENCE_MS
+ * before it reports another writer. */
+#define LOCK_PATIENCE_MS 200
+
 int io_lock_exclusive(int fd)
 {
-    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    for (int waited = 0;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            return 0;
         if (errno == EINTR)
             continue;
-        return -errno;
+        if (errno != EWOULDBLOCK || waited >= LOCK_PATIENCE_MS)
+            return -errno;
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        waited++;
     }
+}
+
+int io_writer_active(int fd)
+{
+    while (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+        if (errno == EINTR)
+            continue;
+        return errno == EWOULDBLOCK; /* a writer holds it; else no lock here (a pipe) */
+    }
+    flock(fd, LOCK_UN);
     return 0;
 }
 

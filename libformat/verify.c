@@ -655,7 +655,16 @@ static int end_walk(vstate *v, const walk *wk, int rc)
     rep->bytes = wk->s.pos;
     rep->committed_size = wk->committed;
     memcpy(rep->head_hash, v->last.hash, HASH_SIZE);
-    if (rc == VMRP_OK && wk->s.pos > wk->committed) {
+    if (rc == VMRP_OK && wk->s.pos > wk->committed && io_writer_active(wk->s.fd)) {
+        /* Not damage: a writer is appending. What is committed checked out;
+         * the rest is not a point yet. */
+        rep->torn_bytes = wk->s.pos - wk->committed;
+        rep->append_in_progress = 1;
+        if (v->points == 0)
+            rc = err_set(&v->r->err, VMRP_E_LOCKED,
+                         "%s: being created by another writer; no point is committed yet",
+                         v->label);
+    } else if (rc == VMRP_OK && wk->s.pos > wk->committed) {
         rep->torn_bytes = wk->s.pos - wk->committed;
         rep->error_offset = wk->committed;
         rep->error_point = v->points + 1;

@@ -883,6 +883,12 @@ typedef struct {
                                     block contents were not */
     uint32_t key_slots;        /**< key slots of an encrypted collection */
     unsigned char head_hash[32]; /**< Commit_Hash of the last valid commit */
+    int append_in_progress;    /**< 1 when the bytes after the last commit
+                                    (torn_bytes) belong to an append that
+                                    another writer is making now: everything
+                                    committed verified, and the result is
+                                    ::VMRP_OK (::VMRP_E_LOCKED while no point
+                                    is committed yet) */
 } vmrp_verify_report;
 
 /**
@@ -892,10 +898,13 @@ typedef struct {
  * record hash against its index, every index against its commit, the commit
  * hash chain, every point's metadata and map, and that every block
  * decompresses to its identity (not with ::VMRP_VERIFY_QUICK). Bytes after
- * the last commit are reported as ::VMRP_E_TORN.
+ * the last commit are reported as ::VMRP_E_TORN, unless a writer holds the
+ * archive's lock (an append in progress, see
+ * vmrp_verify_report::append_in_progress).
  * @return ::VMRP_OK when everything holds; ::VMRP_E_CORRUPT,
  *         ::VMRP_E_NOT_ARCHIVE, ::VMRP_E_VERSION or ::VMRP_E_TORN with a
- *         message and report->error_offset; ::VMRP_E_IO.
+ *         message and report->error_offset; ::VMRP_E_LOCKED while another
+ *         writer creates the archive; ::VMRP_E_IO.
  */
 VMRP_API int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label,
                                 vmrp_verify_report *report) VMRP_CHECK_RESULT;

@@ -38,6 +38,9 @@ int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* Start writing [off, off+len) back to the device now (a hint; Linux). */
 void io_start_writeback(int fd, uint64_t off, size_t len);
 int io_lock_exclusive(int fd);  /* 0, -EWOULDBLOCK when held elsewhere */
+/* 1 when a writer holds the lock of the file open on fd (an append is in
+ * progress), else 0. */
+int io_writer_active(int fd);
 int io_sync(int fd);
 int io_sync_parent(const char *path); /* make a new file's name durable */
 /* The directory part of path ("." when it has none) into out. */

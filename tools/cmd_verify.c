@@ -35,7 +35,8 @@ const char verify_usage[] =
     "                     and edits (any edit with --pubkey), not a writer that\n"
     "                     stored a block under another block's identity\n"
     "  --json             print {\"ok\", \"points\", \"records\", \"blocks\", \"bytes\",\n"
-    "                     \"headHash\", \"signedPoints\", \"keyId\", \"error\"}\n"
+    "                     \"headHash\", \"signedPoints\", \"keyId\", \"appendInProgress\",\n"
+    "                     \"error\", ...}\n"
     "  --quiet   no progress, no summary line\n";
 
 int cmd_verify(int argc, char **argv)
@@ -133,9 +134,11 @@ int cmd_verify(int argc, char **argv)
             printf("\"%016llX\"", (unsigned long long)cli_key_id_value(rep.signer_key_id));
         else
             printf("null");
-        printf(",\"signaturesChecked\":%s,\"encrypted\":%s,\"contentChecked\":%s,\"error\":",
+        printf(",\"signaturesChecked\":%s,\"encrypted\":%s,\"contentChecked\":%s,"
+               "\"appendInProgress\":%s,\"uncommittedBytes\":%llu,\"error\":",
                rep.signatures_checked ? "true" : "false", rep.encrypted ? "true" : "false",
-               rep.content_checked ? "true" : "false");
+               rep.content_checked ? "true" : "false", rep.append_in_progress ? "true" : "false",
+               (unsigned long long)rep.torn_bytes);
         if (rc == VMRP_OK) {
             printf("null}\n");
         } else {
@@ -179,6 +182,9 @@ int cmd_verify(int argc, char **argv)
         else if (rep.encrypted)
             printf("encrypted: yes, contents not checked (no key: records checked against "
                    "their hashes only; give --identity or VMRP_PASSPHRASE)\n");
+        if (rep.append_in_progress)
+            printf("append: in progress by another writer: %s after the last commit, not a "
+                   "point yet, not verified\n", cli_human(rep.torn_bytes, h));
     }
     vmrp_reader_free(r);
     vmrp_key_free(key);
