@@ -261,3 +261,22 @@ int io_tmpfile(char **dir)
     free(name);
     return fd >= 0 ? fd : rc;
 }
+
+int io_temp_beside(const char *path, mode_t mode, char *name, size_t cap)
+{
+    /* A random name, created only if nothing (not even a dangling symbolic
+     * link) has it: someone who may create files in that directory cannot
+     * make the writer open a file of their choice. */
+    for (int tries = 0; tries < 100; tries++) {
+        unsigned char r[6];
+        randombytes_buf(r, sizeof r);
+        int n = snprintf(name, cap, "%s.tmp.%02x%02x%02x%02x%02x%02x", path, r[0], r[1], r[2],
+                         r[3], r[4], r[5]);
+        if (n < 0 || (size_t)n >= cap)
+            return -ENAMETOOLONG;
+        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd >= 0 || errno != EEXIST)
+            return fd >= 0 ? fd : -errno;
+    }
+    return -EEXIST;
+}

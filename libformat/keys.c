@@ -210,11 +210,10 @@ static int write_key_file(vmrp_key *k, const char *path, mode_t mode, const char
     if (!b64)
         return err_set(&k->err, VMRP_E_NOMEM, "cannot allocate secure memory");
     sodium_bin2base64(b64, b64len, bin, len, sodium_base64_VARIANT_ORIGINAL);
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int fd = io_temp_beside(path, mode, tmp, sizeof tmp);
     int rc = VMRP_OK;
     if (fd < 0) {
-        rc = err_set(&k->err, VMRP_E_IO, "%s: %s", path, strerror(errno));
+        rc = err_set(&k->err, VMRP_E_IO, "%s: %s", path, strerror(-fd));
     } else {
         char head[512];
         int n = snprintf(head, sizeof head, "untrusted comment: %s\n", comment);
@@ -549,20 +548,28 @@ int vmrp_key_sign_file(vmrp_key *k, int fd, const char *sig_path, const char *tr
     sodium_bin2base64(b64sig, sizeof b64sig, sigbin, sizeof sigbin, sodium_base64_VARIANT_ORIGINAL);
     sodium_bin2base64(b64global, sizeof b64global, global_sig, sizeof global_sig,
                       sodium_base64_VARIANT_ORIGINAL);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", sig_path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return err_set(&k->err, VMRP_E_IO, "%s: %s", tmp, strerror(errno));
-    char id[17];
+    char tmp[4096], id[17];
     vmrp_key_id(k, id);
-    fprintf(f, "untrusted comment: vmrp signature, key %s\n%s\ntrusted comment: %s\n%s\n", id,
-            b64sig, trusted_comment, b64global);
-    int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, sig_path) != 0) {
-        unlink(tmp);
-        return err_set(&k->err, VMRP_E_IO, "%s: cannot write: %s", sig_path, strerror(errno));
+    static const char layout[] = "untrusted comment: vmrp signature, key %s\n%s\ntrusted comment: %s\n%s\n";
+    size_t cap = sizeof layout + sizeof id + strlen(b64sig) + tclen + strlen(b64global);
+    char *text = malloc(cap);
+    if (!text)
+        return err_set(&k->err, VMRP_E_NOMEM, "out of memory");
+    int len = snprintf(text, cap, layout, id, b64sig, trusted_comment, b64global);
+    int out = io_temp_beside(sig_path, 0644, tmp, sizeof tmp);
+    int e = out < 0 ? out : io_write_full(out, text, (size_t)len);
+    if (out >= 0) {
+        if (e == 0 && fsync(out) != 0)
+            e = -errno;
+        if (close(out) != 0 && e == 0)
+            e = -errno;
+        if (e == 0 && rename(tmp, sig_path) != 0)
+            e = -errno;
+        if (e)
+            unlink(tmp);
     }
+    free(text);
+    if (e)
+        return err_set(&k->err, VMRP_E_IO, "%s: cannot write: %s", sig_path, strerror(-e));
     return VMRP_OK;
 }

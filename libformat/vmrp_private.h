@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <blake3.h>
 #include <sodium.h>
@@ -41,6 +42,10 @@ int io_lock_exclusive(int fd);  /* 0, -EWOULDBLOCK when held elsewhere */
 /* 1 when a writer holds the lock of the file open on fd (an append is in
  * progress), else 0. */
 int io_writer_active(int fd);
+/* A new file "PATH.tmp.RANDOM" (its name in name[cap]) created exclusively
+ * with mode (less the umask), never through an existing name or link:
+ * a descriptor open for writing, or a negative errno. */
+int io_temp_beside(const char *path, mode_t mode, char *name, size_t cap);
 int io_sync(int fd);
 int io_sync_parent(const char *path); /* make a new file's name durable */
 /* The directory part of path ("." when it has none) into out. */
