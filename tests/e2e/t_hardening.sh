@@ -321,9 +321,13 @@ if (ulimit -c unlimited 2> /dev/null); then
         if [ "$got" = 0 ]; then pass "vmrp $cmd runs with a core size limit of 0"
         else fail "vmrp $cmd runs with a core size limit of 0" "limit '${got}'"; fi
     done
-    got=$(core_limits vmrp keygen --secret-key core.key --public-key core.pub)
-    if [ "$got" = 0 ]; then pass "vmrp keygen runs with a core size limit of 0"
-    else fail "vmrp keygen runs with a core size limit of 0" "limit '${got}'"; fi
+    if [ "${E2E_QUICK:-0}" = 1 ]; then
+        skip "vmrp keygen runs with a core size limit of 0" "E2E_QUICK=1: no passphrase-protected key (scrypt, 1 GiB)"
+    else
+        got=$(core_limits vmrp keygen --secret-key core.key --public-key core.pub)
+        if [ "$got" = 0 ]; then pass "vmrp keygen runs with a core size limit of 0"
+        else fail "vmrp keygen runs with a core size limit of 0" "limit '${got}'"; fi
+    fi
 else
     skip "core size limit" "ulimit -c unlimited is not allowed here"
 fi
