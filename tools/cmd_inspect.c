@@ -1,6 +1,9 @@
-/* cmd_inspect.c - vmrp inspect: the points of an archive, as text or JSON. */
+/* cmd_inspect.c - vmrp inspect: the points of an archive, as text or JSON.
+ * Names come from the archive: the text escapes what could change how a
+ * terminal shows them (cli_fputs_safe), the JSON escapes them as JSON. */
 #include <getopt.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -11,8 +14,11 @@ const char inspect_usage[] =
     "Lists the restore point collection and its points: disks with sizes, changed\n"
     "blocks and stored bytes, excluded disks, and config files. POINT (a name, a\n"
     "sequence number or 'latest') limits the listing to one point.\n\n"
+    "ARCHIVE must be a regular file or a block device (it is read by random\n"
+    "access); anything else is refused (exit 3).\n\n"
     "  --json    one JSON object: formatVersion, restorePointCollectionId,\n"
-    "            blockSize, maxPoints, timeCreated, restorePoints[...]\n"
+    "            blockSize, maxPoints, timeCreated, restorePoints[...] (each with\n"
+    "            its commitHash); an error as {\"ok\":false,\"error\":{...}}\n"
     "  --pubkey    refuse the archive unless every commit is signed by this key\n"
     "  --identity  open an encrypted archive with this encryption secret key;\n"
     "              else a passphrase is taken from VMRP_PASSPHRASE, _FILE,\n"
@@ -106,36 +112,49 @@ static void print_point_json(const vmrp_reader *r, const vmrp_point_info *p)
                (unsigned long long)di->changed_blocks, (unsigned long long)di->stored_bytes,
                di->full || p->parent_sequence == 0 ? "true" : "false");
     }
-    printf("]}");
+    printf("],\"commitHash\":");
+    json_hex(stdout, p->commit_hash, 32);
+    printf("}");
 }
 
 static void print_point_text(const vmrp_reader *r, const vmrp_point_info *p, uint32_t bs)
 {
-    char t[32], id[37], h1[32], h2[32];
+    char t[32], id[37], h1[32], h2[32], hash[65], name[1024];
     vmrp_time_format(p->time_created_us, t);
     vmrp_uuid_format(p->id, id);
-    printf("\npoint %u: %s\n", p->sequence, p->name);
-    printf("  id:           %s\n  created:      %s\n  consistency:  %s\n", id, t,
+    for (int i = 0; i < 32; i++)
+        snprintf(hash + 2 * i, 3, "%02x", p->commit_hash[i]);
+    printf("\npoint %u: ", p->sequence);
+    cli_fputs_safe(stdout, p->name);
+    printf("\n  id:           %s\n  created:      %s\n  consistency:  %s\n", id, t,
            vmrp_consistency_name(p->consistency));
-    printf("  parent:       %s\n",
-           p->parent_sequence ? vmrp_reader_point(r, p->parent_sequence - 1)->name : "(none: full)");
+    printf("  parent:       ");
+    if (p->parent_sequence)
+        cli_fputs_safe(stdout, vmrp_reader_point(r, p->parent_sequence - 1)->name);
+    else
+        printf("(none: full)");
+    printf("\n  commit:       %s\n", hash);
     printf("  VM config:    %zu bytes of JSON\n", p->source_metadata_size);
     for (uint32_t d = 0; d < p->disk_count; d++) {
         const vmrp_disk_info *di = &p->disks[d];
         vmrp_uuid_format(di->family_id, id);
+        cli_safe(di->name, name, sizeof name);
         if (di->excluded) {
-            printf("  disk %-12s excluded\n", di->name);
+            printf("  disk %-12s excluded\n", name);
             continue;
         }
         printf("  disk %-12s %s (%llu bytes, sector %u), changed blocks %llu (%s), stored %s, family %s%s\n",
-               di->name, cli_human(di->size_bytes, h1), (unsigned long long)di->size_bytes,
+               name, cli_human(di->size_bytes, h1), (unsigned long long)di->size_bytes,
                di->sector_size, (unsigned long long)di->changed_blocks,
                cli_human(di->changed_blocks * bs, h2), cli_human(di->stored_bytes, t), id,
                di->full ? ", full" : "");
     }
-    for (uint32_t f = 0; f < p->config_file_count; f++)
-        printf("  config file  %s (%llu bytes, mode %04o)\n", p->config_files[f].name,
-               (unsigned long long)p->config_files[f].size, p->config_files[f].mode);
+    for (uint32_t f = 0; f < p->config_file_count; f++) {
+        printf("  config file  ");
+        cli_fputs_safe(stdout, p->config_files[f].name);
+        printf(" (%llu bytes, mode %04o)\n", (unsigned long long)p->config_files[f].size,
+               p->config_files[f].mode);
+    }
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -147,7 +166,7 @@ int cmd_inspect(int argc, char **argv)
     int json = 0, c;
     const char *pubkey = NULL, *identity_path = NULL;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (c == 'j')
             json = 1;
         else if (c == 'p')
@@ -169,16 +188,21 @@ int cmd_inspect(int argc, char **argv)
     int status = cli_reader_new("inspect", pubkey, identity_path, 1, &r, &key, &identity);
     if (status != EXIT_OK)
         return status;
-    int rc = vmrp_reader_open(r, archive);
+    int fd;
+    status = cli_open_archive("inspect", r, archive, &fd);
     uint32_t only = 0;
-    if (rc == VMRP_OK && spec)
-        rc = vmrp_reader_find_point(r, spec, &only);
+    int rc = status == EXIT_OK && spec ? vmrp_reader_find_point(r, spec, &only) : VMRP_OK;
     if (rc != VMRP_OK) {
         cli_error("inspect", "%s", vmrp_reader_error_string(r));
+        status = cli_exit_code(rc);
+    }
+    if (status != EXIT_OK) {
         vmrp_reader_free(r);
         vmrp_key_free(key);
         vmrp_key_free(identity);
-        return cli_exit_code(rc);
+        if (fd >= 0)
+            close(fd);
+        return status;
     }
     const vmrp_collection_info *ci = vmrp_reader_collection(r);
     uint32_t n = vmrp_reader_point_count(r);
@@ -206,9 +230,11 @@ int cmd_inspect(int argc, char **argv)
         char id[37], t[32];
         vmrp_uuid_format(ci->collection_id, id);
         vmrp_time_format(ci->time_created_us, t);
-        printf("archive:     %s\nformat:      %u.%u\ncollection:  %s\ncreated:     %s\n"
+        printf("archive:     ");
+        cli_fputs_safe(stdout, archive);
+        printf("\nformat:      %u.%u\ncollection:  %s\ncreated:     %s\n"
                "block size:  %u\npoints:      %u of at most %u\n",
-               archive, ci->format_major, ci->format_minor, id, t, ci->block_size, n, ci->max_points);
+               ci->format_major, ci->format_minor, id, t, ci->block_size, n, ci->max_points);
         print_slots_text(r, ci);
         if (ci->file_size > ci->committed_size)
             printf("warning:     %llu bytes after the last valid commit (%s)\n",
@@ -220,5 +246,6 @@ int cmd_inspect(int argc, char **argv)
     vmrp_reader_free(r);
     vmrp_key_free(key);
     vmrp_key_free(identity);
+    close(fd);
     return EXIT_OK;
 }

@@ -1,7 +1,9 @@
 /* cmd_keygen.c - vmrp keygen: an Ed25519 signing key pair in minisign's
  * formats, or with --encryption an X25519 key pair for encrypted archives. */
+#define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -18,7 +20,7 @@ const char keygen_usage[] =
     "created with mode 0600 and protected by a passphrase (scrypt, as minisign\n"
     "does) taken from VMRP_PASSPHRASE, VMRP_PASSPHRASE_FILE,\n"
     "VMRP_PASSPHRASE_COMMAND or a prompt; --no-passphrase stores it unprotected.\n"
-    "Existing files are never replaced.\n";
+    "Existing files are never replaced: they are refused before a passphrase is asked.\n";
 
 int cmd_keygen(int argc, char **argv)
 {
@@ -52,6 +54,17 @@ int cmd_keygen(int argc, char **argv)
     }
     if (!sk || !pk || optind != argc)
         return cli_usage_error("keygen", "give --secret-key FILE and --public-key FILE");
+    /* Refused now rather than after a passphrase was asked (twice) and
+     * derived; the files are still created with O_EXCL, so one that
+     * appears meanwhile is not replaced either. */
+    const char *paths[2] = {sk, pk};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (lstat(paths[i], &st) == 0) {
+            cli_error("keygen", "%s: exists; refusing to replace a key", paths[i]);
+            return cli_exit_code(VMRP_E_EXISTS);
+        }
+    }
     char pass[1024];
     if (!no_pass && passphrase_new(sk, pass, sizeof pass) != 0) {
         cli_error("keygen", "no passphrase: set VMRP_PASSPHRASE (or _FILE, _COMMAND), run on a "

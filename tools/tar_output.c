@@ -1,13 +1,69 @@
 /* tar_output.c - a restore point as one pax tar, for hosts without vmrp.
  * Disks become sparse entries: their holes take no space in the tar. */
+#define _GNU_SOURCE /* uselocale */
 #include "tar_output.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <locale.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+
+static const struct {
+    const char *suffix;
+    int filter;
+} suffixes[] = {
+    {".tar", TAR_PLAIN},     {".tar.gz", TAR_GZIP}, {".tgz", TAR_GZIP},
+    {".tar.zst", TAR_ZSTD},  {".tzst", TAR_ZSTD},   {".tar.xz", TAR_XZ},
+    {".txz", TAR_XZ},
+};
+
+int tar_kind(const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t k = strlen(suffixes[i].suffix);
+        if (n > k && name[n - k - 1] != '/' && strcasecmp(name + n - k, suffixes[i].suffix) == 0)
+            return suffixes[i].filter;
+    }
+    return 0;
+}
+
+const char *tar_filter_name(int filter)
+{
+    return filter == TAR_GZIP ? "gzip" : filter == TAR_ZSTD ? "zstd" : filter == TAR_XZ ? "xz" : NULL;
+}
+
+static int add_filter(struct archive *a, int filter)
+{
+    switch (filter) {
+    case TAR_GZIP:
+        return archive_write_add_filter_gzip(a);
+    case TAR_ZSTD:
+        return archive_write_add_filter_zstd(a);
+    case TAR_XZ:
+        return archive_write_add_filter_xz(a);
+    default:
+        return ARCHIVE_OK;
+    }
+}
+
+/* Permission bits only: never set-id or sticky bits from an archive. */
+static unsigned member_mode(const tar_options *o, unsigned stored)
+{
+    unsigned m = stored & 0777;
+    return o->private_modes ? m & 0700 : m;
+}
+
+static void tell(const tar_options *o, const char *name, const char *type, const char *disk,
+                 uint64_t size, unsigned mode)
+{
+    if (o->member)
+        o->member(o->ctx, name, type, disk, size, mode);
+}
 
 typedef struct {
     struct archive *a;
@@ -68,7 +124,8 @@ static int put_file(struct archive *a, const char *name, uint32_t mode, const vo
     return VMRP_OK;
 }
 
-int tar_write_point(vmrp_reader *r, uint32_t index, int fd, char *err, size_t errlen)
+static int write_point(vmrp_reader *r, uint32_t index, int fd, const tar_options *o, char *err,
+                       size_t errlen)
 {
     const vmrp_point_info *p = vmrp_reader_point(r, index);
     time_t mtime = (time_t)(p->time_created_us / 1000000);
@@ -76,13 +133,18 @@ int tar_write_point(vmrp_reader *r, uint32_t index, int fd, char *err, size_t er
     const size_t zeros_len = 64u << 20;
     unsigned char *zeros = calloc(1, zeros_len); /* never written: stays unbacked */
     int rc = VMRP_OK;
+    /* A filter that libarchive could only run as an outside program is a
+     * warning: refused, rather than depend on what PATH holds. */
     if (!a || !zeros || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-        archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+        add_filter(a, o->filter) != ARCHIVE_OK || archive_write_open_fd(a, fd) != ARCHIVE_OK) {
         snprintf(err, errlen, "cannot start the tar: %s", a ? archive_error_string(a) : "out of memory");
         rc = VMRP_E_IO;
         goto out;
     }
-    rc = put_file(a, "vm.json", 0644, p->source_metadata, p->source_metadata_size, mtime, err, errlen);
+    unsigned mode = member_mode(o, 0644);
+    rc = put_file(a, "vm.json", mode, p->source_metadata, p->source_metadata_size, mtime, err, errlen);
+    if (rc == VMRP_OK)
+        tell(o, "vm.json", "vmJson", NULL, p->source_metadata_size, mode);
     for (uint32_t f = 0; rc == VMRP_OK && f < p->config_file_count; f++) {
         void *data = NULL;
         size_t size = 0;
@@ -93,8 +155,11 @@ int tar_write_point(vmrp_reader *r, uint32_t index, int fd, char *err, size_t er
             break;
         }
         snprintf(name, sizeof name, "config/%s", p->config_files[f].name);
-        rc = put_file(a, name, p->config_files[f].mode, data, size, mtime, err, errlen);
+        mode = member_mode(o, p->config_files[f].mode);
+        rc = put_file(a, name, mode, data, size, mtime, err, errlen);
         free(data);
+        if (rc == VMRP_OK)
+            tell(o, name, "config", NULL, size, mode);
     }
     for (uint32_t d = 0; rc == VMRP_OK && d < p->disk_count; d++) {
         const vmrp_disk_info *di = &p->disks[d];
@@ -109,7 +174,8 @@ int tar_write_point(vmrp_reader *r, uint32_t index, int fd, char *err, size_t er
         }
         char name[128];
         snprintf(name, sizeof name, "disks/%s.img", di->name);
-        struct archive_entry *e = entry_for(name, 0644, di->size_bytes, mtime);
+        mode = member_mode(o, 0644);
+        struct archive_entry *e = entry_for(name, mode, di->size_bytes, mtime);
         for (size_t i = 0; e && i < nx; i++)
             archive_entry_sparse_add_entry(e, (la_int64_t)x[i].offset, (la_int64_t)x[i].length);
         if (e && nx == 0)
@@ -129,6 +195,8 @@ int tar_write_point(vmrp_reader *r, uint32_t index, int fd, char *err, size_t er
         if (rc)
             snprintf(err, errlen, "disk %s: %s", di->name,
                      rc == VMRP_E_IO ? archive_error_string(a) : vmrp_reader_error_string(r));
+        else
+            tell(o, name, "disk", di->name, di->size_bytes, mode);
     }
     if (rc == VMRP_OK && archive_write_close(a) != ARCHIVE_OK) {
         snprintf(err, errlen, "cannot finish the tar: %s", archive_error_string(a));
@@ -138,5 +206,21 @@ out:
     if (a)
         archive_write_free(a);
     free(zeros);
+    return rc;
+}
+
+/* Names in an archive are UTF-8, and a pax header holds UTF-8: libarchive
+ * converts names from the locale's character set, which in the C locale
+ * cannot hold them. The tar is written in a UTF-8 locale for this thread. */
+int tar_write_point(vmrp_reader *r, uint32_t index, int fd, const tar_options *o, char *err,
+                    size_t errlen)
+{
+    locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    locale_t old = utf8 ? uselocale(utf8) : (locale_t)0;
+    int rc = write_point(r, index, fd, o, err, errlen);
+    if (utf8) {
+        uselocale(old);
+        freelocale(utf8);
+    }
     return rc;
 }
