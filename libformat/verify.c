@@ -641,11 +641,11 @@ int vmrp_reader_verify(vmrp_reader *r, int fd, const char *label, vmrp_verify_re
             }
             if ((rc = check_commit(&v, off, v.payload, index_offset, index_hash, index_size)) != 0)
                 break;
-            v.points++;
-            if (v.points > ci.max_points) {
+            if (v.points >= ci.max_points) { /* named as the point this commit adds */
                 rc = verify_bad(&v, off, "more points than Max_Points %u", ci.max_points);
                 break;
             }
+            v.points++;
             committed = s.pos;
             v.segment_start = s.pos;
             index_offset = 0;
