@@ -569,6 +569,56 @@ START_TEST(test_bad_file_offset)
 }
 END_TEST
 
+/* Format 5.4.1: Sequence i and Parent_Sequence i - 1 in point i. */
+START_TEST(test_sequence_out_of_chain)
+{
+    fixture *fx = &plain_fx;
+    point_edit e = edit_point(fx, 1);
+    ck_assert_uint_eq(le32_load(e.p + PT_OFF_PARENT), 1);
+    le32_store(e.p + PT_OFF_PARENT, 0);
+    seal_point(fx, &e, NULL);
+    refused(fx, e.a, NULL, 2, e.offset,
+            "point 2: Sequence 2 / Parent_Sequence 0 do not follow the commit chain",
+            "Sequence 2 / Parent_Sequence 0 out of order");
+    free(e.a);
+}
+END_TEST
+
+/* Format 6: each commit holds the Commit_Hash of the one before it. Commit
+ * 1 altered (its Time_Committed) and its successor left as it was. */
+START_TEST(test_commit_chain_broken)
+{
+    fixture *fx = &plain_fx;
+    unsigned char *a = ut_dup(fx->bytes, fx->len);
+    le64_store(a + fx->commit[0] + RH_SIZE + CM_OFF_TIME, 42);
+    char says[200];
+    snprintf(says, sizeof says, "commit at offset %llu does not match the hash its successor holds",
+             (unsigned long long)fx->commit[0]);
+    refused(fx, a, NULL, 2, fx->commit[1], says, "commit does not chain to the previous commit");
+    ut_seal_chain(a, fx->len, NULL);
+    accepted(fx, a, NULL, "commit 1 altered, the chain sealed again");
+    free(a);
+}
+END_TEST
+
+/* Format 7.1: no more commits than Max_Points. The header says 1, sealed
+ * again with every commit's File_Header_Hash. */
+START_TEST(test_more_points_than_max_points)
+{
+    fixture *fx = &plain_fx;
+    unsigned char *a = ut_dup(fx->bytes, fx->len);
+    le32_store(a + FH_OFF_MAX_POINTS, 1);
+    hash_buf(a + FH_OFF_HEADER_HASH, a, FH_OFF_HEADER_HASH);
+    for (uint32_t k = 0; k < 2; k++)
+        hash_buf(a + fx->commit[k] + RH_SIZE + CM_OFF_HEADER_HASH, a, FH_SIZE);
+    ut_seal_chain(a, fx->len, NULL);
+    refused(fx, a, NULL, 2, fx->commit[1],
+            "commit chain does not start at point 1 or exceeds Max_Points",
+            "more points than Max_Points 1");
+    free(a);
+}
+END_TEST
+
 static Suite *resealed_suite(void)
 {
     Suite *s = suite_create("resealed");
@@ -595,6 +645,9 @@ static Suite *resealed_suite(void)
     tcase_add_test(tc, test_full_without_encryption);
     tcase_add_test(tc, test_foreign_map_record);
     tcase_add_test(tc, test_bad_file_offset);
+    tcase_add_test(tc, test_sequence_out_of_chain);
+    tcase_add_test(tc, test_commit_chain_broken);
+    tcase_add_test(tc, test_more_points_than_max_points);
     suite_add_tcase(s, tc);
     return s;
 }
