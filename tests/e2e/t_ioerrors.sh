@@ -47,20 +47,29 @@ fi
 chmod 644 locked.img
 
 # ---- a disk that changes size while pack reads it ----
-# pack reads the disk's 3 MiB in one go, then compresses them hard on one
-# thread, which takes a while; once its reads have passed 2 MiB (as
-# /proc/PID/io counts them) pack is stopped, the disk resized and pack
-# continued. The size it found first and the one it finds at the end differ.
+# The disk is put out of the page cache, so that its pages come back only
+# when pack reads it, which it does after taking its size. pack reads the
+# 3 MiB in one go, then compresses them hard on one thread, which takes a
+# while; as soon as the disk's pages are back, pack is stopped, the disk
+# resized and pack continued: the size it found first and the one it finds
+# at the end differ. (Under valgrind everything is slow enough.)
+case $VMRP in *valgrind*) level=3 ;; *) level=19 ;; esac
+# resident FILE: bytes of FILE in the page cache
+resident() { fincore --bytes --noheadings --output RES "$1" 2> /dev/null | tr -d ' '; }
 # resized_while_read NAME SIZE: as pack_fails, with the disk set to SIZE
 resized_while_read() {
     gendisk create g.img 3M
     gendisk text g.img 0 3M 84
-    $VMRP pack a.vmrp --disk g=g.img --compress zstd:19 --threads 1 --quiet > out 2> err &
+    sync g.img 2> /dev/null
+    dd if=g.img iflag=nocache count=0 status=none 2> /dev/null
+    if [ "$(resident g.img)" != 0 ]; then
+        skip "$1" "cannot tell when pack reads the disk: no fincore, or the file stays cached here"
+        return
+    fi
+    $VMRP pack a.vmrp --disk g=g.img --compress zstd:$level --threads 1 --quiet > out 2> err &
     pid=$!
     i=0
-    while [ $i -lt 3000 ]; do
-        read_bytes=$(sed -n 's/^rchar: //p' /proc/$pid/io 2> /dev/null)
-        [ -n "$read_bytes" ] && [ "$read_bytes" -lt 2097152 ] || break
+    while [ $i -lt 3000 ] && [ "$(resident g.img)" = 0 ] && kill -0 $pid 2> /dev/null; do
         sleep 0.01
         i=$((i + 1))
     done
