@@ -606,9 +606,9 @@ static int take_commit(vstate *v, walk *wk, uint64_t off)
     int rc = check_commit(v, off, v->payload, wk->index_offset, wk->index_hash, wk->index_size);
     if (rc)
         return rc;
-    v->points++;
-    if (v->points > v->max_points)
+    if (v->points >= v->max_points) /* named as the point this commit adds */
         return verify_bad(v, off, "more points than Max_Points %u", v->max_points);
+    v->points++;
     wk->committed = wk->s.pos;
     v->segment_start = wk->s.pos;
     wk->index_offset = 0;

@@ -8,6 +8,7 @@
 #   expect_same FILE1 FILE2 NAME    pass when the files are byte-identical
 #   expect_true NAME CMD...         pass when CMD succeeds (output discarded)
 #   pass NAME / fail NAME WHY       record a result
+#   skip NAME WHY                   record a case this machine cannot run, and why
 #
 # $VMRP is the command under test (may be "valgrind ... vmrp"), $GENDISK the
 # disk generator, $E2E_QUICK=1 asks for smaller inputs.
@@ -26,6 +27,8 @@ fail() {
     echo "FAIL $CASE_FILE: $1: $2" >&2
     if [ -s err ]; then sed 's/^/    stderr: /' err | head -5 >&2; fi
 }
+
+skip() { echo "skip $CASE_FILE: $1: $2" >> "$RESULTS"; }
 
 run() {
     "$@" > out 2> err

@@ -160,3 +160,68 @@ else
     fail "pack without O_TMPFILE" "exit $?: $(head -1 err)"
 fi
 rm -rf notmp
+
+# The order of an append's writes and fsyncs (format 8.1 steps 4 and 5): the
+# COMMIT record (the last 256 bytes of the new file) is written only after
+# an fsync of the archive that follows every write of the rest of the
+# segment, and an fsync follows it. faultinject.so's VMRP_FAULT_TRACE logs
+# each write and fsync with its offset and the file it went to.
+# commit_order ARCHIVE TRACE FROM: "ok" or what is wrong, for the bytes from
+# offset FROM (the size before the pack) to the end of ARCHIVE.
+commit_order() {
+    awk -v path="$(cd "$(dirname "$1")" && pwd -P)/$(basename "$1")" -v from="$3" \
+        -v cm="$(($(wc -c < "$1") - 256))" '
+    function bad(why) { if (problem == "") problem = why }
+    {
+        p = $0
+        for (i = 1; i <= 5; i++) sub(/^[^ ]* /, "", p)
+        if (p != path) next
+        n++
+        if ($1 == "write" || $1 == "pwrite") {
+            off = $3 + 0; end = off + $5
+            if ($5 != $4) bad("a short or failed " $1 " at offset " off)
+            if (end <= cm) {
+                if (commit_bytes) bad("segment bytes at offset " off " written after the commit")
+                data += end - off; last_data = n
+            } else if (off >= cm) {
+                if (!commit_bytes && last_sync <= last_data)
+                    bad("the commit is written with no fsync after the last write of its segment")
+                commit_bytes += end - off; last_commit = n
+            } else bad("one write at offset " off " holds segment and commit bytes")
+        } else if ($1 == "fsync" || $1 == "fdatasync") {
+            if ($5 != 0) bad($1 " failed")
+            last_sync = n
+        }
+    }
+    END {
+        if (data != cm - from) bad("the segment writes cover " data + 0 " bytes, not " cm - from)
+        if (commit_bytes != 256) bad("the commit writes cover " commit_bytes + 0 " bytes, not 256")
+        else if (last_sync <= last_commit) bad("no fsync follows the commit write")
+        print problem == "" ? "ok" : problem
+    }' "$2"
+}
+cp base.vmrp order.vmrp
+before=$(wc -c < order.vmrp)
+: > trace
+if VMRP_FAULT_TRACE=$PWD/trace faulty $VMRP pack order.vmrp --disk d=d.img --quiet 2> err; then
+    verdict=$(commit_order order.vmrp trace "$before")
+    if [ "$verdict" = ok ]; then
+        pass "an append writes its commit after an fsync of the rest of its segment, then fsyncs it"
+    else
+        fail "order of an append's writes and fsyncs" "$verdict (trace: $(wc -l < trace) lines)"
+    fi
+else
+    fail "traced append" "exit $?: $(head -1 err)"
+fi
+rm -f order.vmrp
+: > trace
+if VMRP_FAULT_TRACE=$PWD/trace faulty $VMRP pack order.vmrp --block-size 4K --disk d=d.img --quiet 2> err; then
+    verdict=$(commit_order order.vmrp trace 0)
+    if [ "$verdict" = ok ]; then
+        pass "a new archive is written header and segment, fsync, commit, fsync"
+    else
+        fail "order of a creation's writes and fsyncs" "$verdict"
+    fi
+else
+    fail "traced creation" "exit $?: $(head -1 err)"
+fi

@@ -20,6 +20,15 @@
  *                        EINTR: every other such read fails with EINTR.
  *                        SHORT and EINTR are legal answers of the kernel:
  *                        a correct program gives the same result with them
+ *   VMRP_FAULT_TRACE=FILE  append one line per write(), pwrite(), fsync()
+ *                        and fdatasync() on a descriptor above 2 to FILE, in
+ *                        the order the calls return:
+ *                          OP FD OFFSET LENGTH RESULT PATH
+ *                        OFFSET is where the bytes go (-1 when the
+ *                        descriptor has no position; 0 for the syncs),
+ *                        LENGTH the bytes asked for, RESULT what the call
+ *                        returned, PATH the descriptor's /proc/self/fd link
+ *                        (so a test tells the archive from temporary files)
  *
  * At exit, the number of writes, fsyncs, refused O_TMPFILE opens and
  * faulted reads seen is appended to the file named by VMRP_FAULT_COUNT, so
@@ -37,6 +46,50 @@
 #include <unistd.h>
 
 static long writes, syncs, tmpfiles_refused, reads_faulted;
+
+/* Where the bytes of a write() on fd will go: its position, or the end of
+ * the file when it was opened with O_APPEND. */
+static long long write_offset(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    struct stat st;
+    if (fl >= 0 && (fl & O_APPEND))
+        return fstat(fd, &st) == 0 ? (long long)st.st_size : -1;
+    return (long long)lseek(fd, 0, SEEK_CUR);
+}
+
+static int tracing(void)
+{
+    const char *path = getenv("VMRP_FAULT_TRACE");
+    return path && *path;
+}
+
+/* One line of VMRP_FAULT_TRACE, written with one real write() to the file
+ * opened in append mode, so lines of several threads do not mix. errno is
+ * kept as the traced call left it. */
+static void trace(const char *op, int fd, long long off, size_t len, long long result)
+{
+    static ssize_t (*real_write)(int, const void *, size_t);
+    if (!tracing() || fd <= 2)
+        return;
+    int saved = errno;
+    if (!real_write)
+        real_write = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    char link[64], target[4096], line[4096 + 128];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    int size = snprintf(line, sizeof line, "%s %d %lld %zu %lld %s\n", op, fd, off, len, result,
+                        n > 0 ? target : "?");
+    int out = open(getenv("VMRP_FAULT_TRACE"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (out >= 0) {
+        if (size > (int)sizeof line - 1)
+            size = (int)sizeof line - 1;
+        (void)real_write(out, line, (size_t)size);
+        close(out);
+    }
+    errno = saved;
+}
 
 static long env_long(const char *name)
 {
@@ -63,11 +116,16 @@ ssize_t write(int fd, const void *buf, size_t n)
     static ssize_t (*real)(int, const void *, size_t);
     if (!real)
         real = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    long long at = fd > 2 && tracing() ? write_offset(fd) : -1;
+    ssize_t r;
     if (write_fails(fd)) {
         errno = fault_errno();
-        return -1;
+        r = -1;
+    } else {
+        r = real(fd, buf, n);
     }
-    return real(fd, buf, n);
+    trace("write", fd, at, n, r);
+    return r;
 }
 
 /* pwrite() and pwrite64(): the same shim (a build with 64-bit off_t calls
@@ -78,11 +136,15 @@ ssize_t write(int fd, const void *buf, size_t n)
         static ssize_t (*real)(int, const void *, size_t, off_t);                                  \
         if (!real)                                                                                 \
             real = (ssize_t(*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, #fn);            \
+        ssize_t r;                                                                                 \
         if (write_fails(fd)) {                                                                     \
             errno = fault_errno();                                                                 \
-            return -1;                                                                             \
+            r = -1;                                                                                \
+        } else {                                                                                   \
+            r = real(fd, buf, n, off);                                                             \
         }                                                                                          \
-        return real(fd, buf, n, off);                                                              \
+        trace("pwrite", fd, (long long)off, n, r);                                                 \
+        return r;                                                                                  \
     }
 
 PWRITE_SHIM(pwrite)
@@ -161,11 +223,15 @@ int fsync(int fd)
     static int (*real)(int);
     if (!real)
         real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    int r;
     if (sync_fails()) {
         errno = fault_errno();
-        return -1;
+        r = -1;
+    } else {
+        r = real(fd);
     }
-    return real(fd);
+    trace("fsync", fd, 0, 0, r);
+    return r;
 }
 
 int fdatasync(int fd)
@@ -173,11 +239,15 @@ int fdatasync(int fd)
     static int (*real)(int);
     if (!real)
         real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    int r;
     if (sync_fails()) {
         errno = fault_errno();
-        return -1;
+        r = -1;
+    } else {
+        r = real(fd);
     }
-    return real(fd);
+    trace("fdatasync", fd, 0, 0, r);
+    return r;
 }
 
 /* Refuse an O_TMPFILE open when asked to, else make the real call. */

@@ -263,17 +263,7 @@ static int read_back(const char *path, const expected *e, uint32_t *points, char
 
 static int verify_path(const char *path, vmrp_verify_report *rep, char *msg, size_t msglen)
 {
-    vmrp_reader *r = vmrp_reader_new();
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    int rc = ut_verify_spilled_too(r, fd, path, rep);
-    close(fd);
-    if (msg)
-        snprintf(msg, msglen, "%s", vmrp_reader_error_string(r));
-    if (rc != VMRP_OK)
-        ck_assert_msg(vmrp_reader_error_string(r)[0] != '\0', "verify failed (%d) silently", rc);
-    vmrp_reader_free(r);
-    return rc;
+    return ut_verify_file(path, 0, NULL, rep, msg, msglen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -761,67 +751,24 @@ static void build_plain(fixture *fx)
     finish(fx);
 }
 
-static unsigned char *disk_entry(unsigned char *p, uint32_t which)
-{
-    unsigned char *at = p + PT_FIXED_SIZE + le32_load(p + PT_OFF_NAME_SIZE) +
-                        le32_load(p + PT_OFF_META_SIZE);
-    for (uint32_t i = 0; i < which; i++)
-        at += PD_FIXED_SIZE + le32_load(at + PD_OFF_NAME_SIZE) +
-              8u * le32_load(at + PD_OFF_MAP_COUNT);
-    return at;
-}
-
 /* Copy the archive, let edit() change the payload of the first record of
  * type want_type (stored without compression), and re-seal it: its hash in
  * the index and the index's hash in the commit are recomputed, as a writer
  * with a bug would have written it. Returns the record's offset. */
-/* A copy of the archive, with its last commit and that segment's INDEX
- * record. */
-typedef struct {
-    unsigned char *a;
-    unsigned char *cm;
-    unsigned char *ix;
-    uint64_t ix_size;
-} last_segment;
-
-static last_segment copy_last_segment(const fixture *fx)
-{
-    last_segment l;
-    l.a = malloc(fx->len);
-    memcpy(l.a, fx->bytes, fx->len);
-    l.cm = l.a + fx->len - CM_RECORD_SIZE;
-    l.ix = l.a + le64_load(l.cm + RH_SIZE + CM_OFF_INDEX_OFFSET);
-    l.ix_size = le64_load(l.cm + RH_SIZE + CM_OFF_INDEX_SIZE);
-    return l;
-}
-
-/* Store the INDEX's new hash in the commit, write the copy to work. */
-static void write_resealed(const fixture *fx, last_segment *l, const char *work)
-{
-    hash_buf(l->cm + RH_SIZE + CM_OFF_INDEX_HASH, l->ix, (size_t)l->ix_size);
-    ut_write_file(work, l->a, fx->len);
-    free(l->a);
-}
-
 static uint64_t reseal(const fixture *fx, uint8_t want_type, point_edit edit, const char *work)
 {
-    last_segment l = copy_last_segment(fx);
-    unsigned char *a = l.a, *ix = l.ix;
-    uint32_t n = le32_load(ix + RH_SIZE + IX_OFF_ENTRY_COUNT);
-    unsigned char *entry = NULL;
-    for (uint32_t i = 0; i < n && !entry; i++) {
-        unsigned char *e = ix + RH_SIZE + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE;
-        if (e[IXE_OFF_TYPE] == want_type)
-            entry = e;
-    }
+    unsigned char *a = ut_dup(fx->bytes, fx->len);
+    ut_segment s = ut_last_segment(a, fx->len);
+    unsigned char *entry = ut_index_find(&s, want_type, 0);
     ck_assert_ptr_nonnull(entry);
+    size_t len;
+    unsigned char *payload = ut_plain_payload(&s, entry, &len);
     uint64_t off = le64_load(entry + IXE_OFF_OFFSET);
-    unsigned char *rec = a + off;
-    ck_assert_uint_eq(rec[RH_OFF_CODEC], CODEC_NONE);
-    uint32_t stored = le32_load(rec + RH_OFF_STORED_SIZE);
-    edit(rec + RH_SIZE, stored);
-    hash_buf(entry + IXE_OFF_HASH, rec, RH_SIZE + stored);
-    write_resealed(fx, &l, work);
+    edit(payload, len);
+    ut_seal_entry(&s, entry);
+    ut_seal_index(&s);
+    ut_write_file(work, a, fx->len);
+    free(a);
     return off;
 }
 
@@ -845,20 +792,20 @@ static void edit_parent(unsigned char *p, size_t len)
 static void edit_changed_blocks(unsigned char *p, size_t len)
 {
     (void)len;
-    unsigned char *d = disk_entry(p, 0);
+    unsigned char *d = ut_point_disk(p, 0);
     le64_store(d + PD_OFF_CHANGED, le64_load(d + PD_OFF_CHANGED) + 1);
 }
 
 static void edit_disk_size(unsigned char *p, size_t len)
 {
     (void)len;
-    le64_store(disk_entry(p, 0) + PD_OFF_DISK_SIZE, 4096); /* map has blocks 1 and 2 */
+    le64_store(ut_point_disk(p, 0) + PD_OFF_DISK_SIZE, 4096); /* map has blocks 1 and 2 */
 }
 
 static void edit_same_family(unsigned char *p, size_t len)
 {
     (void)len;
-    memcpy(disk_entry(p, 1) + PD_OFF_FAMILY_ID, disk_entry(p, 0) + PD_OFF_FAMILY_ID, ID_SIZE);
+    memcpy(ut_point_disk(p, 1) + PD_OFF_FAMILY_ID, ut_point_disk(p, 0) + PD_OFF_FAMILY_ID, ID_SIZE);
 }
 
 START_TEST(test_resealed_control)
@@ -884,15 +831,7 @@ END_TEST
 static int verify_path_flags(const char *path, unsigned flags, vmrp_verify_report *rep, char *msg,
                              size_t msglen)
 {
-    vmrp_reader *r = vmrp_reader_new();
-    vmrp_reader_set_verify_flags(r, flags);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    int rc = ut_verify_spilled_too(r, fd, path, rep);
-    close(fd);
-    snprintf(msg, msglen, "%s", vmrp_reader_error_string(r));
-    vmrp_reader_free(r);
-    return rc;
+    return ut_verify_file(path, flags, NULL, rep, msg, msglen);
 }
 
 static void edit_flip_middle(unsigned char *p, size_t len)
@@ -1025,12 +964,14 @@ END_TEST
 static uint64_t reseal_index_entry(const fixture *fx, uint32_t i, void (*edit)(unsigned char *),
                                    const char *work)
 {
-    last_segment l = copy_last_segment(fx);
-    ck_assert_uint_lt(i, le32_load(l.ix + RH_SIZE + IX_OFF_ENTRY_COUNT));
-    unsigned char *e = l.ix + RH_SIZE + IX_HEADER_SIZE + (size_t)i * IX_ENTRY_SIZE;
+    unsigned char *a = ut_dup(fx->bytes, fx->len);
+    ut_segment s = ut_last_segment(a, fx->len);
+    unsigned char *e = ut_index_entry(&s, i);
     uint64_t off = le64_load(e + IXE_OFF_OFFSET);
     edit(e);
-    write_resealed(fx, &l, work);
+    ut_seal_index(&s);
+    ut_write_file(work, a, fx->len);
+    free(a);
     return off;
 }
 

@@ -317,8 +317,8 @@ static inline vmrp_key *ut_new_x25519(void)
     return k;
 }
 
-/* The public half of k alone, as read back from a recipient's public key
- * file (saved in dir as NAME.key and NAME.pub). */
+/* The public half of k alone, as read back from its public key file (saved
+ * in dir as NAME.key and NAME.pub): a recipient's, or a signer's. */
 static inline vmrp_key *ut_public_half(vmrp_key *k, const char *dir, const char *name)
 {
     char sec[4096], pub[4096], leaf[64];
@@ -330,7 +330,7 @@ static inline vmrp_key *ut_public_half(vmrp_key *k, const char *dir, const char 
     vmrp_key *p = vmrp_key_new();
     ck_assert_int_eq(vmrp_key_load_public(p, pub), VMRP_OK);
     ck_assert_int_eq(vmrp_key_has_secret(p), 0);
-    ck_assert_int_eq(vmrp_key_kind(p), VMRP_KEY_ENCRYPTION);
+    ck_assert_int_eq(vmrp_key_kind(p), vmrp_key_kind(k));
     return p;
 }
 
