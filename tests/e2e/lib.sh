@@ -21,7 +21,6 @@ vmrp() { $VMRP "$@"; }
 gendisk() { "$GENDISK" "$@"; }
 
 pass() { echo "pass $CASE_FILE: $1" >> "$RESULTS"; }
-skip() { echo "skip $CASE_FILE: $1: $2" >> "$RESULTS"; }
 fail() {
     echo "FAIL $CASE_FILE: $1: $2" >> "$RESULTS"
     echo "FAIL $CASE_FILE: $1: $2" >&2
