@@ -106,8 +106,13 @@ int io_lock_exclusive(int fd)
     }
 }
 
-int io_writer_active(int fd)
+int io_writer_active(int fd, uint64_t seen)
 {
+    /* A writer that finished after the bytes were read has released the
+     * lock, but it left the file longer than what was read. */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size != seen)
+        return 1;
     while (flock(fd, LOCK_SH | LOCK_NB) != 0) {
         if (errno == EINTR)
             continue;

@@ -655,7 +655,7 @@ static int end_walk(vstate *v, const walk *wk, int rc)
     rep->bytes = wk->s.pos;
     rep->committed_size = wk->committed;
     memcpy(rep->head_hash, v->last.hash, HASH_SIZE);
-    if (rc == VMRP_OK && wk->s.pos > wk->committed && io_writer_active(wk->s.fd)) {
+    if (rc == VMRP_OK && wk->s.pos > wk->committed && io_writer_active(wk->s.fd, wk->s.pos)) {
         /* Not damage: a writer is appending. What is committed checked out;
          * the rest is not a point yet. */
         rep->torn_bytes = wk->s.pos - wk->committed;

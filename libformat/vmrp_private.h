@@ -39,9 +39,10 @@ int io_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 /* Start writing [off, off+len) back to the device now (a hint; Linux). */
 void io_start_writeback(int fd, uint64_t off, size_t len);
 int io_lock_exclusive(int fd);  /* 0, -EWOULDBLOCK when held elsewhere */
-/* 1 when a writer holds the lock of the file open on fd (an append is in
- * progress), else 0. */
-int io_writer_active(int fd);
+/* 1 when an append is in progress on the file open on fd, of which seen
+ * bytes were read: a writer holds its lock, or it is no longer seen bytes
+ * long (a writer finished meanwhile); else 0. */
+int io_writer_active(int fd, uint64_t seen);
 /* A new file "PATH.tmp.RANDOM" (its name in name[cap]) created exclusively
  * with mode (less the umask), never through an existing name or link:
  * a descriptor open for writing, or a negative errno. */

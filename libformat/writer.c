@@ -422,7 +422,10 @@ int vmrp_writer_open(vmrp_writer *w, const char *path, const vmrp_writer_options
     w->path = strdup(path);
     if (!w->path)
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    /* A new archive gets 0666 less the umask, as any file a program makes;
+     * an encrypted one 0600, since who may read it is the point of
+     * encrypting (its names and sizes are visible without the key). */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, w->encrypt_new ? 0600 : 0666);
     int created = fd >= 0;
     if (fd < 0 && errno == EEXIST)
         fd = open(path, O_RDWR | O_CLOEXEC);

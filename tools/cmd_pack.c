@@ -22,7 +22,8 @@ const char pack_usage[] =
     "                 [--consistency crash|filesystem|application] [--block-size SIZE]\n"
     "                 [--compress zstd[:LEVEL]|zlib[:LEVEL]|none] [--max-points N]\n"
     "                 [--sign SECRET_KEY [--minisig]] [--encrypt] [--recipient PUBLIC_KEY ...]\n"
-    "                 [--identity SECRET_KEY] [--pubkey PUBLIC_KEY] [--threads N]\n"
+    "                 [--identity SECRET_KEY | --keyless] [--pubkey PUBLIC_KEY]\n"
+    "                 [--trust-history] [--threads N]\n"
     "                 [--dedup-memory MIB] [--json] [--quiet]\n\n"
     "Creates ARCHIVE with a first, full restore point, or appends a point that stores\n"
     "only the blocks changed since the latest one. ARCHIVE '-' streams a new archive\n"
@@ -41,7 +42,15 @@ const char pack_usage[] =
     "  --minisig               also write ARCHIVE.minisig, which 'minisign -V' checks\n"
     "  --pubkey PUBLIC_KEY     append only if every commit of ARCHIVE is signed by this\n"
     "                          key (exit 1 otherwise); without the key of an encrypted\n"
-    "                          archive, this is what vouches for its collection key\n"
+    "                          archive, this is what vouches for its collection key.\n"
+    "                          With --sign and no --pubkey, every earlier commit must be\n"
+    "                          signed by the --sign key itself\n"
+    "  --trust-history         with --sign: sign over earlier commits that are unsigned\n"
+    "                          or signed by another key (the signature then vouches for\n"
+    "                          them too)\n"
+    "  --keyless               append to an encrypted archive without its key: a full\n"
+    "                          point that this host cannot read back (without it, such\n"
+    "                          an append is refused, exit 4)\n"
     "  --encrypt               encrypt a new archive with a passphrase (Argon2id), from\n"
     "                          VMRP_PASSPHRASE, _FILE, _COMMAND or a prompt; on an\n"
     "                          encrypted archive, open it with that passphrase\n"
@@ -113,12 +122,15 @@ typedef struct {
     size_t nrecipients;
     const char *identity;
     const char *pubkey;
+    int keyless;       /* --keyless: an encrypted archive may be appended to without its key */
+    int trust_history; /* --trust-history: sign over commits not signed by --sign's key */
     uint64_t kdf_memlimit, kdf_opslimit; /* 0: the library's defaults */
     vmrp_writer_options writer;
     int json, quiet;
     int help; /* --help was printed: nothing else to do */
     /* Set by check_args(): the archive exists, and is encrypted. */
     int exists, exists_encrypted;
+    int exists_unsignable; /* a format 1.0 archive: the writer refuses to sign it */
 } pack_args;
 
 /* What pack loads before it touches the archive; load_inputs() fills it,
@@ -415,6 +427,12 @@ static int take_option(pack_args *a, int c, char *arg)
     case 'p':
         a->pubkey = arg;
         return EXIT_OK;
+    case 'L':
+        a->keyless = 1;
+        return EXIT_OK;
+    case 'H':
+        a->trust_history = 1;
+        return EXIT_OK;
     case 'T':
     case 'D':
     case 'K':
@@ -447,7 +465,8 @@ static int parse_args(int argc, char **argv, pack_args *a)
         {"encrypt", no_argument, 0, 'E'},           {"recipient", required_argument, 0, 'r'},
         {"identity", required_argument, 0, 'I'},    {"kdf-memory", required_argument, 0, 'K'},
         {"kdf-passes", required_argument, 0, 'P'},  {"pubkey", required_argument, 0, 'p'},
-        {"dedup-memory", required_argument, 0, 'D'},
+        {"dedup-memory", required_argument, 0, 'D'}, {"keyless", no_argument, 0, 'L'},
+        {"trust-history", no_argument, 0, 'H'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->writer.codec = VMRP_CODEC_ZSTD;
@@ -516,6 +535,7 @@ static int check_args(pack_args *a)
     }
     a->exists = probed == VMRP_OK;
     a->exists_encrypted = a->exists && existing.encrypted;
+    a->exists_unsignable = a->exists && existing.format_major == 1 && existing.format_minor == 0;
     if (a->exists && !existing.encrypted && (a->encrypt || a->nrecipients))
         return cli_usage_error("pack", "%s is not encrypted: encryption is chosen when an "
                                        "archive is created", a->archive);
@@ -531,6 +551,23 @@ static int check_args(pack_args *a)
     if ((a->kdf_memlimit || a->kdf_opslimit) && (a->exists || !a->encrypt))
         return cli_usage_error("pack", "--kdf-memory and --kdf-passes set the passphrase slot of a "
                                        "new archive made with --encrypt");
+    if (a->keyless && (!a->exists_encrypted || a->identity || a->encrypt))
+        return cli_usage_error("pack", "--keyless appends to an existing encrypted archive "
+                                       "without its key, and takes neither --identity nor "
+                                       "--encrypt");
+    if (a->trust_history && (!a->sign || a->pubkey))
+        return cli_usage_error("pack", "--trust-history signs over history that --sign's key "
+                                       "did not sign; with --pubkey, history is checked "
+                                       "against that key");
+    /* The cron job whose passphrase variable was lost must not quietly
+     * store full copies that this host cannot read back. */
+    if (a->exists_encrypted && !a->identity && !a->encrypt && !a->keyless) {
+        cli_error("pack", "%s is encrypted: give --encrypt (its passphrase from VMRP_PASSPHRASE, "
+                          "_FILE, _COMMAND or a prompt) or --identity KEY for an incremental "
+                          "point, or --keyless to append a full point that this host cannot "
+                          "read back", a->archive);
+        return EXIT_KEY;
+    }
     return EXIT_OK;
 }
 
@@ -681,7 +718,12 @@ static int open_writer(vmrp_writer *w, const pack_args *a, const pack_inputs *in
     enc.kdf_memlimit = a->kdf_memlimit;
     enc.kdf_opslimit = a->kdf_opslimit;
     vmrp_writer_set_progress_total(w, in->total);
-    vmrp_writer_set_public_key(w, in->trusted);
+    /* A signature over the whole file vouches for its history too
+     * (minisign -V checks the file whole): a signing append checks that
+     * every earlier commit carries this key's signature, unless told. */
+    vmrp_writer_set_public_key(w, in->trusted ? in->trusted
+                                  : a->trust_history || a->exists_unsignable ? NULL
+                                                                            : in->key);
     int rc = vmrp_writer_set_encryption(w, &enc);
     if (rc == VMRP_OK)
         rc = a->stream ? vmrp_writer_open_stream(w, STDOUT_FILENO, "stdout", &a->writer)

@@ -146,7 +146,7 @@ cp host2/conf.xml conf.xml
 remember 3
 s0=$(size host2/r.vmrp)
 cd host2
-expect_exit 0 "keyless append: no identity, no passphrase" vmrp pack r.vmrp --disk os=os.img \
+expect_exit 0 "keyless append: no identity, no passphrase" vmrp pack r.vmrp --keyless --disk os=os.img \
     --disk data=data.img --config vm.json --config-file conf.xml $NC --json
 w3=$(json_num bytesWritten)
 expect_out '"keyless":true' "pack --json: keyless:true"
@@ -266,7 +266,7 @@ VMRP_PASSPHRASE=wrong expect_exit 4 "an append with a wrong passphrase is exit 4
     vmrp pack p.vmrp --disk os=os.img --disk data=data.img --encrypt
 expect_same p.vmrp p.before "the failed append left the archive byte-identical"
 remember 8
-expect_exit 0 "a keyless append to the passphrase archive" vmrp pack p.vmrp --disk os=os.img \
+expect_exit 0 "a keyless append to the passphrase archive" vmrp pack p.vmrp --keyless --disk os=os.img \
     --disk data=data.img --config vm.json --config-file conf.xml $NC --json
 expect_out '"keyless":true' "pack --json: keyless:true"
 for p in 5 6 7 8; do
@@ -298,7 +298,7 @@ VMRP_PASSPHRASE=signpass expect_exit 0 "keygen: a protected signing key" \
     vmrp keygen --secret-key sp.key --public-key sp.pub
 cp r.vmrp rs.vmrp
 VMRP_PASSPHRASE=signpass expect_exit 0 "a signed keyless append with a protected signing key" \
-    vmrp pack rs.vmrp --disk os=os.img --sign sp.key --json
+    vmrp pack rs.vmrp --disk os=os.img --sign sp.key --keyless --trust-history --json
 expect_out '"keyless":true' "the passphrase went to the signing key, not the archive"
 expect_exit 0 "verify --pubkey without the secret" vmrp verify se.vmrp --pubkey s.pub
 expect_out "signatures verified" "the signatures are verified without the secret"
@@ -315,20 +315,20 @@ expect_same se.img data.img "the signed and encrypted disk restores"
 # pack --pubkey: append only to a chain signed by the key (what vouches for
 # the collection key of a keyless append)
 expect_exit 0 "pack --pubkey appends to a chain signed by the key" \
-    vmrp pack se.vmrp --disk os=os.img --pubkey s.pub --sign s.key --quiet
+    vmrp pack se.vmrp --disk os=os.img --pubkey s.pub --sign s.key --keyless --quiet
 cp se.vmrp se.before
 expect_exit 1 "pack --pubkey with another signing key is exit 1" \
-    vmrp pack se.vmrp --disk os=os.img --pubkey s2.pub --quiet
+    vmrp pack se.vmrp --disk os=os.img --pubkey s2.pub --keyless --quiet
 expect_err "is signed by key" "the refusal names the signer"
 expect_same se.vmrp se.before "the refused append left the archive byte-identical"
 expect_exit 4 "pack --pubkey with an encryption key is exit 4" \
-    vmrp pack se.vmrp --disk os=os.img --pubkey e.pub --quiet
-expect_exit 0 "an unsigned keyless point appended to it" vmrp pack se.vmrp --disk os=os.img --quiet
+    vmrp pack se.vmrp --disk os=os.img --pubkey e.pub --keyless --quiet
+expect_exit 0 "an unsigned keyless point appended to it" vmrp pack se.vmrp --keyless --disk os=os.img --quiet
 expect_exit 1 "verify --pubkey then fails" vmrp verify se.vmrp --pubkey s.pub
 expect_err "not signed" "the failure says a commit is not signed"
 cp se.vmrp se.before
 expect_exit 1 "pack --pubkey refuses a chain with an unsigned commit" \
-    vmrp pack se.vmrp --disk os=os.img --pubkey s.pub --sign s.key --quiet
+    vmrp pack se.vmrp --disk os=os.img --pubkey s.pub --sign s.key --keyless --quiet
 expect_same se.vmrp se.before "and leaves the archive byte-identical"
 
 # --- damage: every flipped byte is exit 1, with and without the key
@@ -415,7 +415,7 @@ if [ ! -e new.vmrp ]; then pass "no archive is left by the refused packs"; else 
 # --- failed appends leave the archive byte-identical
 expect_exit 4 "an append with an identity that is not a recipient" \
     vmrp pack r.vmrp --disk os=os.img --identity other.key
-expect_exit 3 "a keyless append with a missing disk" vmrp pack r.vmrp --disk os=missing.img
+expect_exit 3 "a keyless append with a missing disk" vmrp pack r.vmrp --disk os=missing.img --keyless
 expect_same r.vmrp r.before "the encrypted archive is byte-identical after the failed packs"
 expect_same plain.vmrp plain.before "the unencrypted archive is byte-identical after the refused packs"
 

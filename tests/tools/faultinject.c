@@ -20,6 +20,9 @@
  *                        EINTR: every other such read fails with EINTR.
  *                        SHORT and EINTR are legal answers of the kernel:
  *                        a correct program gives the same result with them
+ *   VMRP_FAULT_CREATES=FILE  append one line per open()/openat() that may
+ *                        create a file (O_CREAT, not O_TMPFILE) to FILE:
+ *                          EXCL|- NOFOLLOW|- MODE PATH
  *   VMRP_FAULT_TRACE=FILE  append one line per write(), pwrite(), fsync()
  *                        and fdatasync() on a descriptor above 2 to FILE, in
  *                        the order the calls return:
@@ -250,34 +253,70 @@ int fdatasync(int fd)
     return r;
 }
 
-/* Refuse an O_TMPFILE open when asked to, else make the real call. */
-static int open_with(const char *name, const char *path, int flags, mode_t mode)
+/* Log a creating open for VMRP_FAULT_CREATES (stdio's own opens do not
+ * come through these shims). */
+static void log_create(const char *path, int flags, mode_t mode)
 {
-    int (*real)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, name);
+    const char *log = getenv("VMRP_FAULT_CREATES");
+    if (!log || !(flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+        return;
+    FILE *f = fopen(log, "a");
+    if (f) {
+        fprintf(f, "%s %s %04o %s\n", flags & O_EXCL ? "EXCL" : "-",
+                flags & O_NOFOLLOW ? "NOFOLLOW" : "-", (unsigned)mode, path);
+        fclose(f);
+    }
+}
+
+/* Refuse an O_TMPFILE open when asked to, else make the real call. */
+static int open_with(const char *name, int dirfd, const char *path, int flags, mode_t mode)
+{
     if ((flags & O_TMPFILE) == O_TMPFILE && env_long("VMRP_FAULT_NO_TMPFILE") > 0) {
         tmpfiles_refused++;
         errno = EOPNOTSUPP;
         return -1;
     }
+    log_create(path, flags, mode);
+    if (strncmp(name, "openat", 6) == 0) {
+        int (*real)(int, const char *, int, ...) =
+            (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, name);
+        return real(dirfd, path, flags, mode);
+    }
+    int (*real)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, name);
     return real(path, flags, mode);
 }
 
-/* open() and open64(): the same shim; the mode is read only when given. */
+/* The mode argument, read only when the flags say it was given. */
+#define OPEN_MODE(flags, last, mode)                                                               \
+    do {                                                                                           \
+        if ((flags) & (O_CREAT | O_TMPFILE)) {                                                     \
+            va_list ap;                                                                            \
+            va_start(ap, last);                                                                    \
+            mode = va_arg(ap, mode_t);                                                             \
+            va_end(ap);                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* open() and open64(), openat() and openat64(): the same shims. */
 #define OPEN_SHIM(fn)                                                                              \
     int fn(const char *path, int flags, ...)                                                       \
     {                                                                                              \
         mode_t mode = 0;                                                                           \
-        if (flags & (O_CREAT | O_TMPFILE)) {                                                       \
-            va_list ap;                                                                            \
-            va_start(ap, flags);                                                                   \
-            mode = va_arg(ap, mode_t);                                                             \
-            va_end(ap);                                                                            \
-        }                                                                                          \
-        return open_with(#fn, path, flags, mode);                                                  \
+        OPEN_MODE(flags, flags, mode);                                                             \
+        return open_with(#fn, AT_FDCWD, path, flags, mode);                                        \
+    }
+#define OPENAT_SHIM(fn)                                                                            \
+    int fn(int dirfd, const char *path, int flags, ...)                                            \
+    {                                                                                              \
+        mode_t mode = 0;                                                                           \
+        OPEN_MODE(flags, flags, mode);                                                             \
+        return open_with(#fn, dirfd, path, flags, mode);                                           \
     }
 
 OPEN_SHIM(open)
 OPEN_SHIM(open64)
+OPENAT_SHIM(openat)
+OPENAT_SHIM(openat64)
 
 __attribute__((destructor)) static void report(void)
 {
