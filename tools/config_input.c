@@ -17,6 +17,10 @@
 #include "vmrp.h"
 
 #define CONFIG_FILE_MAX (64u << 20)
+/* What one point may hold (spec 11: 4096 config files), and what pack keeps
+ * in memory for them: a small bundle must not unpack to gigabytes. */
+#define CONFIG_COUNT_MAX 4096u
+#define CONFIG_TOTAL_MAX (256u << 20)
 
 static int push(config_set *s, const char *from, const char *name, uint32_t mode,
                 unsigned char *data, size_t size, char *err, size_t errlen)
@@ -24,6 +28,12 @@ static int push(config_set *s, const char *from, const char *name, uint32_t mode
     if (!vmrp_config_name_valid(name)) {
         snprintf(err, errlen, "%s: entry '%s' is not a safe relative name (no '..', no leading '/')",
                  from, name);
+        free(data);
+        return -1;
+    }
+    if (s->count == CONFIG_COUNT_MAX || size > CONFIG_TOTAL_MAX - s->total) {
+        snprintf(err, errlen, "%s: more than %u config files or %u MiB in all (at '%s')", from,
+                 CONFIG_COUNT_MAX, CONFIG_TOTAL_MAX >> 20, name);
         free(data);
         return -1;
     }
@@ -51,6 +61,7 @@ static int push(config_set *s, const char *from, const char *name, uint32_t mode
         return -1;
     }
     s->items[s->count++] = (config_item){copy, mode & 07777, data, size};
+    s->total += size;
     return 0;
 }
 
@@ -62,6 +73,25 @@ void config_set_free(config_set *s)
     }
     free(s->items);
     memset(s, 0, sizeof *s);
+}
+
+/* The data of the current entry into data[size] (zeroed by the caller):
+ * block by block at their offsets, so that the holes of a sparse entry
+ * stay zeros. NULL, or what went wrong. */
+static const char *read_entry(struct archive *a, unsigned char *data, uint64_t size)
+{
+    const void *block;
+    size_t len;
+    la_int64_t at;
+    int r;
+    while ((r = archive_read_data_block(a, &block, &len, &at)) == ARCHIVE_OK ||
+           r == ARCHIVE_WARN) {
+        if (at < 0 || (uint64_t)at > size || len > size - (uint64_t)at)
+            return "data past its stated size";
+        if (len)
+            memcpy(data + at, block, len);
+    }
+    return r == ARCHIVE_EOF ? NULL : archive_error_string(a) ? archive_error_string(a) : "read error";
 }
 
 /* Read the entries of an open libarchive reader. */
@@ -86,15 +116,19 @@ static int take_archive(config_set *s, struct archive *a, const char *label, cha
             snprintf(err, errlen, "%s: entry '%s' is larger than 64 MiB", label, name);
             return -1;
         }
-        unsigned char *data = malloc(size ? (size_t)size : 1);
+        if ((uint64_t)size > CONFIG_TOTAL_MAX - s->total) {
+            snprintf(err, errlen, "%s: more than %u MiB of config files in all (at '%s')", label,
+                     CONFIG_TOTAL_MAX >> 20, name);
+            return -1;
+        }
+        unsigned char *data = calloc(1, size ? (size_t)size : 1);
         if (!data) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
-        la_ssize_t got = size ? archive_read_data(a, data, (size_t)size) : 0;
-        if (got != size) {
-            snprintf(err, errlen, "%s: entry '%s': %s", label, name,
-                     got < 0 ? archive_error_string(a) : "short read");
+        const char *why = read_entry(a, data, (uint64_t)size);
+        if (why) {
+            snprintf(err, errlen, "%s: entry '%s': %s", label, name, why);
             free(data);
             return -1;
         }
@@ -112,8 +146,13 @@ static struct archive *new_reader(void)
 {
     struct archive *a = archive_read_new();
     if (a) {
+        /* The bundle formats the suffixes name, and no other: mtree, for
+         * one, would read files named inside it from this host. */
         archive_read_support_filter_all(a);
-        archive_read_support_format_all(a);
+        archive_read_support_format_tar(a);
+        archive_read_support_format_gnutar(a);
+        archive_read_support_format_zip(a);
+        archive_read_support_format_cpio(a);
     }
     return a;
 }
@@ -137,29 +176,34 @@ int config_set_add_archive_memory(config_set *s, const void *buf, size_t len, co
     return rc;
 }
 
-/* A regular file is an archive of files when libarchive recognises a
- * format in it; anything else is one config file. */
+int config_is_bundle_name(const char *path)
+{
+    static const char *const suffixes[] = {".tar",     ".tar.gz", ".tgz",  ".tar.zst", ".tzst",
+                                           ".tar.xz",  ".txz",    ".tar.bz2", ".tbz2", ".zip",
+                                           ".cpio"};
+    size_t len = strlen(path);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t n = strlen(suffixes[i]);
+        if (len > n && strcmp(path + len - n, suffixes[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* A file named as a bundle (config_is_bundle_name) is unpacked, and must
+ * be one; any other file is stored as it is, whatever its bytes look like
+ * (a cloud-init seed.iso stays an ISO image). */
 static int add_file(config_set *s, const char *path, const char *name, const struct stat *st,
-                    int may_be_archive, char *err, size_t errlen)
+                    int may_be_bundle, char *err, size_t errlen)
 {
     char *data = NULL;
     size_t size = 0;
     if (cli_read_file(path, CONFIG_FILE_MAX, &data, &size, err, errlen))
         return -1;
-    if (may_be_archive && size > 0) {
-        struct archive *a = new_reader();
-        struct archive_entry *e;
-        int is_archive = a && archive_read_open_memory(a, data, size) == ARCHIVE_OK &&
-                         archive_read_next_header(a, &e) == ARCHIVE_OK &&
-                         archive_format(a) != ARCHIVE_FORMAT_RAW &&
-                         archive_format(a) != ARCHIVE_FORMAT_EMPTY;
-        if (a)
-            archive_read_free(a);
-        if (is_archive) {
-            int rc = config_set_add_archive_memory(s, data, size, path, err, errlen);
-            free(data);
-            return rc;
-        }
+    if (may_be_bundle && config_is_bundle_name(path)) {
+        int rc = config_set_add_archive_memory(s, data, size, path, err, errlen);
+        free(data);
+        return rc;
     }
     return push(s, path, name, (uint32_t)st->st_mode, (unsigned char *)data, size, err, errlen);
 }

@@ -16,8 +16,13 @@ typedef struct {
 typedef struct {
     config_item *items;
     size_t count, cap;
+    uint64_t total; /* bytes of all items */
 } config_set;
 
+/* 1 when a --config-file of this name is a bundle to unpack: it ends in
+ * .tar, .tar.gz, .tgz, .tar.zst, .tzst, .tar.xz, .txz, .tar.bz2, .tbz2,
+ * .zip or .cpio. Any other file is stored as given. */
+int config_is_bundle_name(const char *path);
 /* Add the file(s) behind path. On failure err names the file at fault. */
 int config_set_add(config_set *s, const char *path, char *err, size_t errlen);
 /* Add the regular files of an in-memory archive (tar, zip, cpio, ...). */
