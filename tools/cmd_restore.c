@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,66 @@ static int put_in_place(const job *j, int dirfd, const char *tmp, const char *sh
     return EXIT_OK;
 }
 
+/* The temporary file being filled, removed by a signal that ends the
+ * restore (Ctrl-C, kill, a closed terminal): nothing half-written is left
+ * under any name. Only async-signal-safe calls in the handler. */
+static char filling_name[512];
+static volatile sig_atomic_t filling_dirfd = -1;
+
+static void remove_filling(int sig)
+{
+    if (filling_dirfd >= 0)
+        unlinkat(filling_dirfd, filling_name, 0);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static const int ending_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+#define ENDING_SIGNALS (sizeof ending_signals / sizeof ending_signals[0])
+
+/* Set (tmp) or clear (NULL) the file the handler removes. The handler is
+ * installed for the signals not ignored when vmrp started (a background
+ * job keeps ignoring SIGINT). */
+static void track_filling(int dirfd, const char *tmp)
+{
+    static int installed;
+    if (!installed) {
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = remove_filling;
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < ENDING_SIGNALS; i++)
+            sigaddset(&sa.sa_mask, ending_signals[i]);
+        for (size_t i = 0; i < ENDING_SIGNALS; i++)
+            if (sigaction(ending_signals[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+                sigaction(ending_signals[i], &sa, NULL);
+        installed = 1;
+    }
+    filling_dirfd = -1;
+    if (tmp) {
+        snprintf(filling_name, sizeof filling_name, "%s", tmp);
+        filling_dirfd = dirfd;
+    }
+}
+
+/* The temporary file beside name, created and tracked with the ending
+ * signals held, so that none comes between the two. */
+static int tracked_temp_beside(int dirfd, const char *name, char *tmp, size_t tmplen)
+{
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (size_t i = 0; i < ENDING_SIGNALS; i++)
+        sigaddset(&block, ending_signals[i]);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    int fd = temp_beside(dirfd, name, tmp, tmplen);
+    int saved = errno;
+    if (fd >= 0)
+        track_filling(dirfd, tmp);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return fd;
+}
+
 /* Write one output file atomically in dirfd: fill() writes the content to
  * the temporary descriptor; it gets `mode` and is renamed to name only when
  * complete. */
@@ -197,7 +258,7 @@ static int write_atomic(job *j, int dirfd, const char *shown, const char *name, 
     int status = check_target(j, dirfd, shown, name);
     if (status != EXIT_OK)
         return status;
-    int fd = temp_beside(dirfd, name, tmp, sizeof tmp);
+    int fd = tracked_temp_beside(dirfd, name, tmp, sizeof tmp);
     if (fd < 0) {
         cli_error("restore", "%s: cannot create a temporary file: %s", shown, strerror(errno));
         return EXIT_RUNTIME;
@@ -212,6 +273,7 @@ static int write_atomic(job *j, int dirfd, const char *shown, const char *name, 
         rc = VMRP_E_IO;
     }
     if (rc != VMRP_OK) {
+        track_filling(-1, NULL);
         unlinkat(dirfd, tmp, 0);
         cli_error("restore", "%s: %s", shown, err);
         return cli_exit_code(rc);
@@ -219,6 +281,7 @@ static int write_atomic(job *j, int dirfd, const char *shown, const char *name, 
     status = put_in_place(j, dirfd, tmp, shown, name);
     if (status != EXIT_OK)
         unlinkat(dirfd, tmp, 0);
+    track_filling(-1, NULL);
     return status;
 }
 
