@@ -86,6 +86,14 @@ int vmrp_reader_key_slot(const vmrp_reader *r, uint32_t i, vmrp_key_slot_info *o
     return VMRP_OK;
 }
 
+int vmrp_reader_collection_key(const vmrp_reader *r, unsigned char out[32])
+{
+    if (!r->crypt || !r->keys_first)
+        return VMRP_E_NOT_FOUND;
+    memcpy(out, r->crypt->collection_pk, KEY_SIZE);
+    return VMRP_OK;
+}
+
 const unsigned char *reader_id_key(const vmrp_reader *r, uint32_t k)
 {
     return r->crypt && k < r->crypt->nsegs ? r->crypt->segs[k].id_key : NULL;

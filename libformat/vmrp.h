@@ -581,6 +581,19 @@ VMRP_API int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key) VM
 VMRP_API void vmrp_writer_set_public_key(vmrp_writer *w, const vmrp_key *key);
 
 /**
+ * Pin the collection key of the encrypted archive this writer appends to
+ * without its secret (vmrp_reader_collection_key() of a copy you trust
+ * prints it). A keyless append seals its point to the collection key it
+ * finds in the file; nothing in an unsigned file vouches for that key, so a
+ * keyless vmrp_writer_open() fails with ::VMRP_E_KEY unless the key is
+ * pinned here or the chain is signed by the key of
+ * vmrp_writer_set_public_key(), and with ::VMRP_E_CORRUPT when the file
+ * names another collection key than the one pinned. Call before
+ * vmrp_writer_open().
+ */
+VMRP_API void vmrp_writer_set_collection_key(vmrp_writer *w, const unsigned char key[32]);
+
+/**
  * Encrypt a new archive, or give the key of an existing encrypted one.
  * Call before vmrp_writer_open(); @p e and what it points to must stay
  * valid until then (the passphrase is copied into secure memory).
@@ -843,6 +856,13 @@ VMRP_API int vmrp_probe(const char *path, vmrp_collection_info *info) VMRP_CHECK
  *  archive. @return ::VMRP_OK or ::VMRP_E_NOT_FOUND. */
 VMRP_API int vmrp_reader_key_slot(const vmrp_reader *r, uint32_t i,
                                   vmrp_key_slot_info *out) VMRP_CHECK_RESULT;
+
+/** The Collection_Public_Key of an open encrypted archive (X25519, the key
+ *  every segment's keys are sealed to), to pin with
+ *  vmrp_writer_set_collection_key(). @return ::VMRP_OK, or
+ *  ::VMRP_E_NOT_FOUND for an unencrypted archive. */
+VMRP_API int vmrp_reader_collection_key(const vmrp_reader *r,
+                                        unsigned char out[32]) VMRP_CHECK_RESULT;
 
 /** Report progress of read_disk / restore_disk / verify to @p fn. */
 VMRP_API void vmrp_reader_set_progress(vmrp_reader *r, vmrp_progress_fn fn, void *ctx);

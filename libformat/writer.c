@@ -50,6 +50,12 @@ int vmrp_writer_set_signing_key(vmrp_writer *w, const vmrp_key *key)
     return VMRP_OK;
 }
 
+void vmrp_writer_set_collection_key(vmrp_writer *w, const unsigned char key[32])
+{
+    memcpy(w->pinned_collection_key, key, KEY_SIZE);
+    w->collection_key_pinned = 1;
+}
+
 void vmrp_writer_set_public_key(vmrp_writer *w, const vmrp_key *key)
 {
     w->trusted = key;
@@ -385,6 +391,22 @@ static int adopt_collection(vmrp_writer *w)
     w->sequence = ci->point_count + 1;
     w->prev_commit_offset = r->head_offset;
     memcpy(w->prev_commit_hash, ci->head_hash, HASH_SIZE);
+    if (ci->encrypted && !r->crypt->unlocked) {
+        /* The new point is sealed to the collection key the file names:
+         * something must vouch for it, or whoever can write the file could
+         * put their own key there and read what this writer stores. */
+        if (w->collection_key_pinned &&
+            sodium_memcmp(w->pinned_collection_key, r->crypt->collection_pk, KEY_SIZE) != 0)
+            return writer_fail(w, VMRP_E_CORRUPT,
+                               "%s: its collection key is not the one given; refusing to seal a "
+                               "point to it", w->label);
+        if (!w->collection_key_pinned && !w->trusted)
+            return writer_fail(w, VMRP_E_KEY,
+                               "%s: a keyless append seals the point to the collection key the "
+                               "file names, and nothing vouches for it: give the collection key "
+                               "('vmrp inspect' prints it) or a public key that signed the chain",
+                               w->label);
+    }
     if (ci->encrypted) {
         w->crypt = r->crypt;
         w->stats.keyless = !r->crypt->unlocked;

@@ -77,6 +77,8 @@ struct vmrp_writer_s {
     size_t bufcap;
     const vmrp_key *signer; /* signs the commit when set */
     const vmrp_key *trusted; /* every commit appended to must be signed by it */
+    unsigned char pinned_collection_key[KEY_SIZE]; /* for a keyless append */
+    int collection_key_pinned;
     /* Encryption: what was asked, and the keys in use. */
     int encrypt_new;          /* make a new collection encrypted */
     keys_slots slots;         /* its key slots */

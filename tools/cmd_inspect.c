@@ -30,7 +30,13 @@ static void print_slots_json(const vmrp_reader *r, const vmrp_collection_info *c
         printf("null");
         return;
     }
-    printf("{\"cipher\":\"XChaCha20-Poly1305\",\"keySlots\":[");
+    unsigned char ck[32];
+    printf("{\"cipher\":\"XChaCha20-Poly1305\",\"collectionKey\":");
+    if (vmrp_reader_collection_key(r, ck) == VMRP_OK)
+        json_hex(stdout, ck, sizeof ck);
+    else
+        printf("null");
+    printf(",\"keySlots\":[");
     for (uint32_t i = 0; i < ci->key_slot_count; i++) {
         vmrp_key_slot_info s;
         if (vmrp_reader_key_slot(r, i, &s) != VMRP_OK)
@@ -53,6 +59,13 @@ static void print_slots_text(const vmrp_reader *r, const vmrp_collection_info *c
         return;
     printf("encryption:  XChaCha20-Poly1305, %u key slot%s\n", ci->key_slot_count,
            ci->key_slot_count == 1 ? "" : "s");
+    unsigned char ck[32];
+    if (vmrp_reader_collection_key(r, ck) == VMRP_OK) {
+        printf("  collection key: ");
+        for (size_t i = 0; i < sizeof ck; i++)
+            printf("%02x", ck[i]);
+        printf("\n");
+    }
     for (uint32_t i = 0; i < ci->key_slot_count; i++) {
         vmrp_key_slot_info s;
         if (vmrp_reader_key_slot(r, i, &s) != VMRP_OK)

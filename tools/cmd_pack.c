@@ -22,7 +22,8 @@ const char pack_usage[] =
     "                 [--consistency crash|filesystem|application] [--block-size SIZE]\n"
     "                 [--compress zstd[:LEVEL]|zlib[:LEVEL]|none] [--max-points N]\n"
     "                 [--sign SECRET_KEY [--minisig]] [--encrypt] [--recipient PUBLIC_KEY ...]\n"
-    "                 [--identity SECRET_KEY | --keyless] [--pubkey PUBLIC_KEY]\n"
+    "                 [--identity SECRET_KEY | --keyless [--collection-key HEX]]\n"
+    "                 [--pubkey PUBLIC_KEY]\n"
     "                 [--trust-history] [--threads N]\n"
     "                 [--dedup-memory MIB] [--json] [--quiet]\n\n"
     "Creates ARCHIVE with a first, full restore point, or appends a point that stores\n"
@@ -52,7 +53,10 @@ const char pack_usage[] =
     "                          them too)\n"
     "  --keyless               append to an encrypted archive without its key: a full\n"
     "                          point that this host cannot read back (without it, such\n"
-    "                          an append is refused, exit 4)\n"
+    "                          an append is refused, exit 4); needs --collection-key,\n"
+    "                          or --pubkey (or --sign) with a chain that key signed\n"
+    "  --collection-key HEX    with --keyless: the collection key ('vmrp inspect'\n"
+    "                          prints it) that the point may be sealed to\n"
     "  --encrypt               encrypt a new archive with a passphrase (Argon2id), from\n"
     "                          VMRP_PASSPHRASE, _FILE, _COMMAND or a prompt; on an\n"
     "                          encrypted archive, open it with that passphrase\n"
@@ -125,6 +129,7 @@ typedef struct {
     const char *identity;
     const char *pubkey;
     int keyless;       /* --keyless: an encrypted archive may be appended to without its key */
+    const char *collection_key; /* --collection-key HEX: what a keyless append seals to */
     int trust_history; /* --trust-history: sign over commits not signed by --sign's key */
     uint64_t kdf_memlimit, kdf_opslimit; /* 0: the library's defaults */
     vmrp_writer_options writer;
@@ -142,6 +147,7 @@ typedef struct {
     vmrp_key *recipients[PACK_RECIPIENTS_MAX];
     vmrp_key *identity;
     vmrp_key *trusted; /* --pubkey */
+    unsigned char collection_key[32]; /* --collection-key */
     char *passphrase;  /* sodium_malloc'd */
     char *meta;        /* --config */
     size_t meta_len;
@@ -432,6 +438,9 @@ static int take_option(pack_args *a, int c, char *arg)
     case 'L':
         a->keyless = 1;
         return EXIT_OK;
+    case 'k':
+        a->collection_key = arg;
+        return EXIT_OK;
     case 'H':
         a->trust_history = 1;
         return EXIT_OK;
@@ -468,6 +477,7 @@ static int parse_args(int argc, char **argv, pack_args *a)
         {"identity", required_argument, 0, 'I'},    {"kdf-memory", required_argument, 0, 'K'},
         {"kdf-passes", required_argument, 0, 'P'},  {"pubkey", required_argument, 0, 'p'},
         {"dedup-memory", required_argument, 0, 'D'}, {"keyless", no_argument, 0, 'L'},
+        {"collection-key", required_argument, 0, 'k'},
         {"trust-history", no_argument, 0, 'H'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -557,6 +567,9 @@ static int check_args(pack_args *a)
         return cli_usage_error("pack", "--keyless appends to an existing encrypted archive "
                                        "without its key, and takes neither --identity nor "
                                        "--encrypt");
+    if (a->collection_key && !a->keyless)
+        return cli_usage_error("pack", "--collection-key pins the key a --keyless append "
+                                       "seals to");
     if (a->trust_history && (!a->sign || a->pubkey))
         return cli_usage_error("pack", "--trust-history signs over history that --sign's key "
                                        "did not sign; with --pubkey, history is checked "
@@ -585,6 +598,11 @@ static int load_keys(const pack_args *a, pack_inputs *in)
         return status;
     if (a->pubkey && (status = cli_load_public_key("pack", a->pubkey, &in->trusted)) != EXIT_OK)
         return status;
+    if (a->collection_key && (strlen(a->collection_key) != 64 ||
+                              sodium_hex2bin(in->collection_key, sizeof in->collection_key,
+                                             a->collection_key, 64, NULL, NULL, NULL) != 0))
+        return cli_usage_error("pack", "--collection-key takes the 64 hex digits that "
+                                       "'vmrp inspect' prints, not '%s'", a->collection_key);
     return EXIT_OK;
 }
 
@@ -723,6 +741,8 @@ static int open_writer(vmrp_writer *w, const pack_args *a, const pack_inputs *in
     /* A signature over the whole file vouches for its history too
      * (minisign -V checks the file whole): a signing append checks that
      * every earlier commit carries this key's signature, unless told. */
+    if (a->collection_key)
+        vmrp_writer_set_collection_key(w, in->collection_key);
     vmrp_writer_set_public_key(w, in->trusted ? in->trusted
                                   : a->trust_history || a->exists_unsignable ? NULL
                                                                             : in->key);

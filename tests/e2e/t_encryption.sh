@@ -134,6 +134,25 @@ if [ "${w2:-999999999}" -lt $((w1 / 3)) ]; then pass "the keyed append is increm
 else fail "the keyed append is incremental" "wrote ${w2:-?}, the first point $w1"; fi
 
 # --- keyless append, on a host that holds the archive and only the public key
+# collection_key ARCHIVE: the collection key inspect prints (with a key that
+# opens the archive: VMRP_PASSPHRASE or --identity given after the name)
+collection_key() {
+    a=$1
+    shift
+    $VMRP inspect "$a" "$@" --json 2> /dev/null | sed -n 's/.*"collectionKey":"\([0-9a-f]*\)".*/\1/p'
+}
+RCK=$(collection_key r.vmrp --identity e.key)
+if [ ${#RCK} = 64 ]; then pass "inspect prints the collection key"; else fail "inspect prints the collection key" "'$RCK'"; fi
+cp r.vmrp r.pin
+expect_exit 4 "a keyless append with nothing that vouches for the collection key is refused" \
+    vmrp pack r.pin --keyless --disk os=os.img --quiet
+expect_err "nothing vouches" "the refusal says why"
+expect_same r.pin r.vmrp "the refused archive is unchanged"
+expect_exit 1 "a keyless append pinned to another collection key is refused" \
+    vmrp pack r.pin --keyless --collection-key $(printf '%064d' 0) --disk os=os.img --quiet
+expect_same r.pin r.vmrp "that archive is unchanged too"
+expect_exit 2 "--collection-key takes 64 hex digits" \
+    vmrp pack r.pin --keyless --collection-key abc --disk os=os.img --quiet
 mkdir host2
 mv r.vmrp host2/
 cp e.pub os.img host2/
@@ -146,7 +165,7 @@ cp host2/conf.xml conf.xml
 remember 3
 s0=$(size host2/r.vmrp)
 cd host2
-expect_exit 0 "keyless append: no identity, no passphrase" vmrp pack r.vmrp --keyless --disk os=os.img \
+expect_exit 0 "keyless append: no identity, no passphrase" vmrp pack r.vmrp --keyless --collection-key $RCK --disk os=os.img \
     --disk data=data.img --config vm.json --config-file conf.xml $NC --json
 w3=$(json_num bytesWritten)
 expect_out '"keyless":true' "pack --json: keyless:true"
@@ -266,7 +285,8 @@ VMRP_PASSPHRASE=wrong expect_exit 4 "an append with a wrong passphrase is exit 4
     vmrp pack p.vmrp --disk os=os.img --disk data=data.img --encrypt
 expect_same p.vmrp p.before "the failed append left the archive byte-identical"
 remember 8
-expect_exit 0 "a keyless append to the passphrase archive" vmrp pack p.vmrp --keyless --disk os=os.img \
+PCK=$(VMRP_PASSPHRASE=correct-horse collection_key p.vmrp)
+expect_exit 0 "a keyless append to the passphrase archive" vmrp pack p.vmrp --keyless --collection-key "$PCK" --disk os=os.img \
     --disk data=data.img --config vm.json --config-file conf.xml $NC --json
 expect_out '"keyless":true' "pack --json: keyless:true"
 for p in 5 6 7 8; do
@@ -298,7 +318,7 @@ VMRP_PASSPHRASE=signpass expect_exit 0 "keygen: a protected signing key" \
     vmrp keygen --secret-key sp.key --public-key sp.pub
 cp r.vmrp rs.vmrp
 VMRP_PASSPHRASE=signpass expect_exit 0 "a signed keyless append with a protected signing key" \
-    vmrp pack rs.vmrp --disk os=os.img --sign sp.key --keyless --trust-history --json
+    vmrp pack rs.vmrp --disk os=os.img --sign sp.key --keyless --collection-key $RCK --trust-history --json
 expect_out '"keyless":true' "the passphrase went to the signing key, not the archive"
 expect_exit 0 "verify --pubkey without the secret" vmrp verify se.vmrp --pubkey s.pub
 expect_out "signatures verified" "the signatures are verified without the secret"
@@ -323,7 +343,8 @@ expect_err "is signed by key" "the refusal names the signer"
 expect_same se.vmrp se.before "the refused append left the archive byte-identical"
 expect_exit 4 "pack --pubkey with an encryption key is exit 4" \
     vmrp pack se.vmrp --disk os=os.img --pubkey e.pub --keyless --quiet
-expect_exit 0 "an unsigned keyless point appended to it" vmrp pack se.vmrp --keyless --disk os=os.img --quiet
+SCK=$(VMRP_PASSPHRASE=pw collection_key se.vmrp)
+expect_exit 0 "an unsigned keyless point appended to it" vmrp pack se.vmrp --keyless --collection-key "$SCK" --disk os=os.img --quiet
 expect_exit 1 "verify --pubkey then fails" vmrp verify se.vmrp --pubkey s.pub
 expect_err "not signed" "the failure says a commit is not signed"
 cp se.vmrp se.before

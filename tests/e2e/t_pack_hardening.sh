@@ -90,7 +90,12 @@ expect_exit 4 "an append to an encrypted archive without a key is refused" \
     vmrp pack e.vmrp --disk d=d.img --quiet
 expect_err "--keyless" "the refusal names --keyless"
 expect_same e.vmrp e.before "the encrypted archive is unchanged"
-expect_exit 0 "--keyless appends without the key" vmrp pack e.vmrp --disk d=d.img --keyless --json
+ck=$(VMRP_PASSPHRASE=pw $VMRP inspect e.vmrp --json 2> /dev/null | sed -n 's/.*"collectionKey":"\([0-9a-f]*\)".*/\1/p')
+expect_exit 4 "--keyless alone: nothing vouches for the collection key" \
+    vmrp pack e.vmrp --disk d=d.img --keyless --quiet
+expect_same e.vmrp e.before "the encrypted archive is still unchanged"
+expect_exit 0 "--keyless with the collection key pinned appends without the key" \
+    vmrp pack e.vmrp --disk d=d.img --keyless --collection-key "$ck" --json
 expect_out '"keyless":true' "the append is keyless"
 expect_exit 2 "--keyless on an unencrypted archive is a usage error" \
     vmrp pack m1.vmrp --disk d=d.img --keyless --quiet
