@@ -267,10 +267,23 @@ static double now_s(void)
 
 void cli_progress_init(cli_progress *p, const char *what, int quiet)
 {
-    p->enabled = !quiet && isatty(STDERR_FILENO);
+    memset(p, 0, sizeof *p);
+    p->tty = isatty(STDERR_FILENO);
+    const char *every = getenv("VMRP_PROGRESS_INTERVAL");
+    p->every = every && *every ? strtod(every, NULL) : 30;
+    p->enabled = !quiet && (p->tty || p->every > 0);
     p->what = what;
     p->start = now_s();
-    p->last = 0;
+}
+
+void cli_progress_set_total(cli_progress *p, uint64_t total)
+{
+    p->total = total;
+}
+
+void cli_progress_item(cli_progress *p, const char *item)
+{
+    snprintf(p->item, sizeof p->item, "%s", item ? item : "");
 }
 
 void cli_progress_cb(void *ctx, uint64_t done, uint64_t total)
@@ -279,25 +292,34 @@ void cli_progress_cb(void *ctx, uint64_t done, uint64_t total)
     if (!p->enabled)
         return;
     double t = now_s();
-    if (t - p->last < 0.25 && done != total)
+    double gap = p->tty ? 0.25 : p->every;
+    if (t - (p->last > 0 ? p->last : p->start) < gap && (p->tty ? done != total : 1))
         return;
     p->last = t;
+    if (!total)
+        total = p->total;
     double secs = t - p->start;
     double rate = secs > 0 ? done / secs : 0;
-    char a[32], b[32], c[32];
+    char a[32], b[32], c[32], line[256];
+    int n = snprintf(line, sizeof line, "%s: %s%s%s", p->what, p->item, *p->item ? ": " : "",
+                     cli_human(done, a));
     if (total && total >= done) {
         double eta = rate > 0 ? (total - done) / rate : 0;
-        fprintf(stderr, "\r%s: %s of %s, %s/s, ETA %d:%02d   ", p->what, cli_human(done, a),
-                cli_human(total, b), cli_human((uint64_t)rate, c), (int)eta / 60, (int)eta % 60);
+        snprintf(line + n, sizeof line - (size_t)n, " of %s (%d%%), %s/s, ETA %d:%02d",
+                 cli_human(total, b), (int)(100.0 * done / total), cli_human((uint64_t)rate, c),
+                 (int)eta / 60, (int)eta % 60);
     } else {
-        fprintf(stderr, "\r%s: %s, %s/s   ", p->what, cli_human(done, a),
-                cli_human((uint64_t)rate, c));
+        snprintf(line + n, sizeof line - (size_t)n, ", %s/s", cli_human((uint64_t)rate, c));
     }
+    if (p->tty)
+        fprintf(stderr, "\r%s\033[K", line);
+    else
+        fprintf(stderr, "%s\n", line);
 }
 
 void cli_progress_done(cli_progress *p)
 {
-    if (p->enabled && p->last > 0)
+    if (p->enabled && p->tty && p->last > 0)
         fputs("\r\033[K", stderr);
 }
 

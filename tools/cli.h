@@ -50,14 +50,22 @@ void cli_fputs_safe(FILE *f, const char *s);
 /* The same into buf (cut to fit); returns buf. */
 const char *cli_safe(const char *s, char *buf, size_t size);
 
-/* Progress meter on stderr, only when it is a terminal and not quiet. */
+/* Progress on stderr unless quiet: a line redrawn 4 times a second on a
+ * terminal; elsewhere (a log, a cron mail) one line every
+ * VMRP_PROGRESS_INTERVAL seconds (default 30; 0: none). */
 typedef struct {
-    int enabled;
+    int enabled, tty;
+    double every; /* seconds between lines off a terminal */
     const char *what;
+    char item[96]; /* what is being read now ("disk root"), or "" */
+    uint64_t total; /* used when the library gives none */
     double start;
     double last;
 } cli_progress;
 void cli_progress_init(cli_progress *p, const char *what, int quiet);
+void cli_progress_set_total(cli_progress *p, uint64_t total);
+/* Name what is read from now on (NULL: nothing in particular). */
+void cli_progress_item(cli_progress *p, const char *item);
 void cli_progress_cb(void *ctx, uint64_t done, uint64_t total);
 void cli_progress_done(cli_progress *p);
 

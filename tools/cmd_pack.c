@@ -628,9 +628,30 @@ static int load_passphrase(const pack_args *a, pack_inputs *in)
     return EXIT_OK;
 }
 
+/* What pack will read of a disk, for the progress total: the allocated
+ * bytes of a sparse file (holes are never read), a block device whole, and
+ * of either only the changed ranges when they are given. */
+static uint64_t bytes_to_read(const pack_disk *d, const struct stat *st)
+{
+    uint64_t size = (uint64_t)st->st_size;
+    if (S_ISBLK(st->st_mode)) {
+        off_t end = lseek(d->fd, 0, SEEK_END);
+        size = end > 0 ? (uint64_t)end : 0;
+        (void)lseek(d->fd, 0, SEEK_SET);
+    }
+    if (S_ISREG(st->st_mode) && (uint64_t)st->st_blocks * 512 < size)
+        size = (uint64_t)st->st_blocks * 512;
+    if (!d->changed)
+        return size;
+    uint64_t in_ranges = 0;
+    for (size_t i = 0; i < d->nchanged; i++)
+        in_ranges += d->changed[i].length;
+    return in_ranges < size ? in_ranges : size;
+}
+
 /* Open every disk that is not excluded too; it must be a regular file or
  * a block device. */
-static int open_disks(pack_args *a, pack_inputs *in)
+static int open_disks(pack_args *a)
 {
     for (size_t i = 0; i < a->ndisks; i++) {
         pack_disk *d = &a->disks[i];
@@ -642,9 +663,7 @@ static int open_disks(pack_args *a, pack_inputs *in)
             cli_error("pack", "disk %s: %s: %s", d->name, d->path, strerror(errno));
             return EXIT_RUNTIME;
         }
-        if (S_ISREG(st.st_mode))
-            in->total += (uint64_t)st.st_size;
-        else if (!S_ISBLK(st.st_mode)) {
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
             cli_error("pack", "disk %s: %s is not a regular file or a block device", d->name,
                       d->path);
             return EXIT_RUNTIME;
@@ -699,11 +718,16 @@ static int load_inputs(pack_args *a, pack_inputs *in)
     if (status == EXIT_OK)
         status = load_passphrase(a, in);
     if (status == EXIT_OK)
-        status = open_disks(a, in);
+        status = open_disks(a);
     if (status == EXIT_OK)
         status = load_config(a, in);
     if (status == EXIT_OK)
         status = load_changed_ranges(a);
+    for (size_t i = 0; status == EXIT_OK && i < a->ndisks; i++) {
+        struct stat st;
+        if (a->disks[i].fd >= 0 && fstat(a->disks[i].fd, &st) == 0)
+            in->total += bytes_to_read(&a->disks[i], &st);
+    }
     return status;
 }
 
@@ -778,11 +802,14 @@ static int add_config(vmrp_writer *w, const pack_inputs *in)
     return rc;
 }
 
-static int add_disks(vmrp_writer *w, const pack_args *a)
+static int add_disks(vmrp_writer *w, const pack_args *a, cli_progress *prog)
 {
     int rc = VMRP_OK;
     for (size_t i = 0; rc == VMRP_OK && i < a->ndisks; i++) {
         const pack_disk *d = &a->disks[i];
+        char item[96];
+        snprintf(item, sizeof item, "disk %s", d->name);
+        cli_progress_item(prog, item);
         if (d->fd >= 0)
             rc = d->changed ? vmrp_writer_add_disk_ranges(w, d->name, d->fd, d->path, d->changed,
                                                           d->nchanged)
@@ -832,7 +859,8 @@ static int write_point(const pack_args *a, pack_inputs *in)
     if (rc == VMRP_OK)
         rc = add_config(w, in);
     if (rc == VMRP_OK)
-        rc = add_disks(w, a);
+        rc = add_disks(w, a, &prog);
+    cli_progress_item(&prog, NULL);
     if (rc == VMRP_OK)
         rc = vmrp_writer_commit(w);
     cli_progress_done(&prog);

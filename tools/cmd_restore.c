@@ -287,6 +287,10 @@ static int write_atomic(job *j, int dirfd, const char *shown, const char *name, 
 
 static int fill_disk(job *j, int fd, const void *arg, char *err, size_t errlen)
 {
+    char item[96];
+    snprintf(item, sizeof item, "disk %s", (const char *)arg);
+    if (j->prog)
+        cli_progress_item(j->prog, item);
     int rc = vmrp_reader_restore_disk(j->r, j->index, arg, fd, VMRP_RESTORE_SPARSE);
     if (rc)
         snprintf(err, errlen, "%s", vmrp_reader_error_string(j->r));

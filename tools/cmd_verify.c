@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -102,6 +103,9 @@ int cmd_verify(int argc, char **argv)
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     cli_progress prog;
     cli_progress_init(&prog, "verify", quiet || json);
+    struct stat fst;
+    if (!use_stdin && fstat(fd, &fst) == 0 && S_ISREG(fst.st_mode))
+        cli_progress_set_total(&prog, (uint64_t)fst.st_size);
     vmrp_reader_set_progress(r, cli_progress_cb, &prog);
     vmrp_reader_set_verify_flags(r, quick ? VMRP_VERIFY_QUICK : 0);
     vmrp_verify_report rep;
