@@ -146,7 +146,7 @@ int cmd_verify(int argc, char **argv)
         if (rc == VMRP_OK) {
             printf("null}\n");
         } else {
-            printf("{\"message\":");
+            printf("{\"code\":%d,\"exit\":%d,\"message\":", rc, cli_exit_code(rc));
             json_string(stdout, *policy ? policy : vmrp_reader_error_string(r));
             printf(",\"offset\":%llu,\"point\":%u}}\n", (unsigned long long)rep.error_offset,
                    rep.error_point);

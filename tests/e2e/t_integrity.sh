@@ -107,7 +107,7 @@ cp good.vmrp c.vmrp
 flip c.vmrp $((SIZE / 2))
 expect_exit 1 "verify --json of a damaged archive" vmrp verify c.vmrp --json
 expect_out '"ok":false' "verify --json says ok:false"
-expect_out '"error":{"message":' "verify --json gives an error object"
+expect_out '"error":{"code":-6,"exit":1,"message":' "verify --json gives an error object with its code and exit status"
 expect_out '"offset":' "verify --json error has an offset"
 
 # A damaged block fails the restore of a disk that uses it, and only that.
