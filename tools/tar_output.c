@@ -10,6 +10,7 @@
 #include <locale.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static const struct {
@@ -73,14 +74,35 @@ typedef struct {
 } tar_sink;
 
 /* libarchive's pax writer takes the whole logical stream and skips the
- * bytes that fall in holes, so holes are fed from one zero buffer. */
+ * bytes that fall in holes, at most 2 GiB a call, so holes are fed from one
+ * zero buffer that size: a read-only mapping never backed by memory. A disk
+ * of at most TAR_DISK_MAX bytes then takes at most 524,288 calls (a few
+ * hundredths of a second); larger ones, which the format allows (2^62) but
+ * no real disk has, would take hours of calls and are refused. */
+#define ZEROS_MAX ((size_t)1 << 31)
+#define TAR_DISK_MAX ((uint64_t)1 << 50)
+#define ZEROS_MIN ((size_t)64 << 20)
+
+static const unsigned char *zeros_map(size_t *len)
+{
+    for (size_t n = sizeof(size_t) > 4 ? ZEROS_MAX : ZEROS_MIN; n >= ZEROS_MIN; n /= 16) {
+        void *p = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            *len = n;
+            return p;
+        }
+    }
+    return NULL;
+}
+
 static int feed_zeros(tar_sink *s, uint64_t upto)
 {
     while (s->pos < upto) {
         size_t n = upto - s->pos < s->zeros_len ? (size_t)(upto - s->pos) : s->zeros_len;
-        if (archive_write_data(s->a, s->zeros, n) < 0)
+        la_ssize_t took = archive_write_data(s->a, s->zeros, n);
+        if (took <= 0)
             return VMRP_E_IO;
-        s->pos += n;
+        s->pos += (uint64_t)took; /* the writer may take less than it was given */
     }
     return VMRP_OK;
 }
@@ -130,8 +152,8 @@ static int write_point(vmrp_reader *r, uint32_t index, int fd, const tar_options
     const vmrp_point_info *p = vmrp_reader_point(r, index);
     time_t mtime = (time_t)(p->time_created_us / 1000000);
     struct archive *a = archive_write_new();
-    const size_t zeros_len = 64u << 20;
-    unsigned char *zeros = calloc(1, zeros_len); /* never written: stays unbacked */
+    size_t zeros_len = 0;
+    const unsigned char *zeros = zeros_map(&zeros_len);
     int rc = VMRP_OK;
     /* A filter that libarchive could only run as an outside program is a
      * warning: refused, rather than depend on what PATH holds. */
@@ -165,6 +187,13 @@ static int write_point(vmrp_reader *r, uint32_t index, int fd, const tar_options
         const vmrp_disk_info *di = &p->disks[d];
         if (di->excluded)
             continue;
+        if (di->size_bytes > TAR_DISK_MAX) {
+            snprintf(err, errlen, "disk %s: %llu bytes is more than tar output takes (1 PiB); "
+                     "restore the point to a directory", di->name,
+                     (unsigned long long)di->size_bytes);
+            rc = VMRP_E_LIMIT;
+            break;
+        }
         vmrp_extent *x = NULL;
         size_t nx = 0;
         rc = vmrp_reader_disk_extents(r, index, di->name, &x, &nx);
@@ -205,7 +234,8 @@ static int write_point(vmrp_reader *r, uint32_t index, int fd, const tar_options
 out:
     if (a)
         archive_write_free(a);
-    free(zeros);
+    if (zeros)
+        munmap((void *)zeros, zeros_len);
     return rc;
 }
 
