@@ -635,7 +635,9 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
         chain_free(j.trail);
         return writer_fail(w, VMRP_E_NOMEM, "out of memory");
     }
+#ifdef POSIX_FADV_SEQUENTIAL /* not on every system (macOS) */
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint: readahead */
+#endif
     /* Changed ranges narrow an incremental read; with no previous image of
      * this disk every block is new, and the whole disk is read. */
     uint64_t (*windows)[2] = NULL;

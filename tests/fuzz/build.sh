@@ -31,7 +31,7 @@ PKG_CFLAGS=$(pkg-config --cflags libsodium libzstd zlib 2>/dev/null || true)
 PKG_LIBS=$(pkg-config --libs libsodium libzstd zlib 2>/dev/null || echo "-lsodium -lzstd -lz")
 LIBDIR=${VMRP_FUZZ_LIBDIR:-libformat}
 LIB_SRC=$(ls "$LIBDIR"/*.c)
-COMMON="-g -O1 -I$LIBDIR -DVMRP_BUILDING_LIBRARY $PKG_CFLAGS"
+COMMON="-g -O1 -D_FILE_OFFSET_BITS=64 -I$LIBDIR -DVMRP_BUILDING_LIBRARY $PKG_CFLAGS"
 # Sanitizer findings must stop the run, not scroll past.
 FUZZ_FLAGS="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 REGRESS_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DVMRP_FUZZ_NO_MUTATOR"

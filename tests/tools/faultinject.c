@@ -14,6 +14,11 @@
  * many points to try.
  */
 #define _GNU_SOURCE
+/* The shim defines libc's own symbols, each under its name: open and open64,
+ * pwrite and pwrite64. With _FILE_OFFSET_BITS=64 (which every build passes,
+ * so that vmrp calls open64 and pwrite64), the headers would declare open
+ * and pwrite as those 64-bit names instead. */
+#undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -57,17 +62,22 @@ ssize_t write(int fd, const void *buf, size_t n)
     return real(fd, buf, n);
 }
 
-ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-    static ssize_t (*real)(int, const void *, size_t, off_t);
-    if (!real)
-        real = (ssize_t(*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite");
-    if (write_fails(fd)) {
-        errno = fault_errno();
-        return -1;
+/* pwrite() and pwrite64(): the same shim. */
+#define PWRITE_SHIM(fn, off_type)                                                                  \
+    ssize_t fn(int fd, const void *buf, size_t n, off_type off)                                    \
+    {                                                                                              \
+        static ssize_t (*real)(int, const void *, size_t, off_type);                               \
+        if (!real)                                                                                 \
+            real = (ssize_t(*)(int, const void *, size_t, off_type))dlsym(RTLD_NEXT, #fn);         \
+        if (write_fails(fd)) {                                                                     \
+            errno = fault_errno();                                                                 \
+            return -1;                                                                             \
+        }                                                                                          \
+        return real(fd, buf, n, off);                                                              \
     }
-    return real(fd, buf, n, off);
-}
+
+PWRITE_SHIM(pwrite, off_t)
+PWRITE_SHIM(pwrite64, off64_t)
 
 static int sync_fails(void)
 {
