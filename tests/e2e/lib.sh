@@ -8,6 +8,7 @@
 #   expect_same FILE1 FILE2 NAME    pass when the files are byte-identical
 #   expect_true NAME CMD...         pass when CMD succeeds (output discarded)
 #   pass NAME / fail NAME WHY       record a result
+#   skip NAME WHY                   record a case that was not run, and why
 #
 # $VMRP is the command under test (may be "valgrind ... vmrp"), $GENDISK the
 # disk generator, $E2E_QUICK=1 asks for smaller inputs.
@@ -20,6 +21,7 @@ vmrp() { $VMRP "$@"; }
 gendisk() { "$GENDISK" "$@"; }
 
 pass() { echo "pass $CASE_FILE: $1" >> "$RESULTS"; }
+skip() { echo "skip $CASE_FILE: $1: $2" >> "$RESULTS"; }
 fail() {
     echo "FAIL $CASE_FILE: $1: $2" >> "$RESULTS"
     echo "FAIL $CASE_FILE: $1: $2" >&2
