@@ -19,6 +19,8 @@ SOMAJOR := 0
 PKGS    := libsodium libzstd zlib
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+# Every compile: 64-bit off_t, also where the default is 32 (io.c asserts it).
+DEFS    := -D_FILE_OFFSET_BITS=64
 DEPCFLAGS := $(shell pkg-config --cflags $(PKGS) libarchive check 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -lzstd -lz) -pthread
 ARCHIVE_LIBS := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
@@ -47,11 +49,11 @@ all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/gendisk $(B)/fault
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -DVMRP_BUILDING_LIBRARY -fvisibility=hidden -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(WARN) $(DEFS) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -DVMRP_BUILDING_LIBRARY -fvisibility=hidden -MMD -MP -c $< -o $@
 
 $(B)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -DVMRP_BUILDING_LIBRARY -fvisibility=hidden -fPIC -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(WARN) $(DEFS) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -DVMRP_BUILDING_LIBRARY -fvisibility=hidden -fPIC -MMD -MP -c $< -o $@
 
 $(B)/libvmrp.a: $(LIB_OBJ)
 	@echo "  AR      $@"
@@ -71,17 +73,17 @@ $(B)/vmrp: $(TOOL_OBJ) $(B)/libvmrp.a
 # Built without sanitizers: it is preloaded into processes of every build.
 $(B)/faultinject.so: tests/tools/faultinject.c
 	@mkdir -p $(B)
-	$(Q)cc -std=c11 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $< -ldl
+	$(Q)cc -std=c11 -Wall -Wextra -Werror $(DEFS) -O2 -shared -fPIC -o $@ $< -ldl
 
 $(B)/gendisk: tests/tools/gendisk.c
 	@mkdir -p $(B)
-	$(Q)$(CC) $(WARN) $(CFLAGS) -o $@ $<
+	$(Q)$(CC) $(WARN) $(DEFS) $(CFLAGS) -o $@ $<
 
 # A second implementation of the encryption constructions (libsodium only),
 # checked against the frozen fixtures' test vectors.
 $(B)/encvectors: tests/tools/encvectors.c
 	@mkdir -p $(B)
-	$(Q)$(CC) $(WARN) $(CFLAGS) -o $@ $< -lsodium -lzstd -lz
+	$(Q)$(CC) $(WARN) $(DEFS) $(CFLAGS) -o $@ $< -lsodium -lzstd -lz
 
 -include $(LIB_OBJ:.o=.d) $(LIB_PIC:.o=.d) $(TOOL_OBJ:.o=.d)
 
@@ -160,7 +162,7 @@ bench: bench-hash
 # ---- tests ----
 $(B)/unit/%: tests/unit/%.c $(B)/libvmrp.a tests/unit/unit.h tests/unit/unit_verify.h
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(WARN) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -Itests/unit -o $@ $< $(B)/libvmrp.a $(LDFLAGS) $(CHECK_LIBS) $(LIBS)
+	$(Q)$(CC) $(WARN) $(DEFS) $(CFLAGS) $(DEPCFLAGS) -Ilibformat -Itests/unit -o $@ $< $(B)/libvmrp.a $(LDFLAGS) $(CHECK_LIBS) $(LIBS)
 
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 

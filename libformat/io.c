@@ -12,6 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Archives and disks pass 2 GiB: every build has a 64-bit off_t (the Makefile
+ * passes -D_FILE_OFFSET_BITS=64, which 32-bit systems need). */
+_Static_assert(sizeof(off_t) == 8, "off_t must be 64 bits: compile with -D_FILE_OFFSET_BITS=64");
+
 #include "vmrp_private.h"
 
 int io_pread_full(int fd, void *buf, size_t len, uint64_t off)

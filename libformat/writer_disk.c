@@ -699,7 +699,9 @@ int vmrp_writer_add_disk_ranges(vmrp_writer *w, const char *name, int fd, const 
     if (rc == VMRP_OK && !(j.map = malloc((size_t)MAP_ENTRIES_PER_RECORD * MAP_ENTRY_SIZE)))
         rc = writer_fail(w, VMRP_E_NOMEM, "out of memory");
     if (rc == VMRP_OK) {
+#ifdef POSIX_FADV_SEQUENTIAL /* not on every system (macOS) */
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a hint: readahead */
+#endif
         rc = choose_windows(&j, changed, nchanged, included);
     }
     if (rc == VMRP_OK)

@@ -99,8 +99,10 @@ int cmd_verify(int argc, char **argv)
         vmrp_key_free(identity);
         return EXIT_RUNTIME;
     }
+#ifdef POSIX_FADV_SEQUENTIAL /* a hint: readahead; not on every system (macOS) */
     if (!use_stdin)
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
     cli_progress prog;
     cli_progress_init(&prog, "verify", quiet || json);
     struct stat fst;

@@ -1,9 +1,13 @@
 #!/bin/sh
-# run.sh - run every tests/e2e/t_*.sh in a fresh temporary directory and
-# print "N passed, M failed". Exit 1 when anything failed.
+# run.sh - run every tests/e2e/t_*.sh in a fresh temporary directory, print
+# the cases skipped (and why) and the failures, then
+# "e2e: N passed, M failed, K skipped". Exit 1 when anything failed.
 # E2E_ONLY="t_a t_b" runs only those scripts (make check-e2e E2E_ONLY=t_a).
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d "${TMPDIR:-/tmp}/vmrp-e2e.XXXXXX")
+# As root, a case runs a command as an unprivileged user (t_cli): that user
+# may search the directory, not list it.
+[ "$(id -u)" != 0 ] || chmod 711 "$root"
 RESULTS="$root/results"
 : > "$RESULTS"
 export RESULTS VMRP GENDISK E2E_QUICK FAULTINJECT ENCVECTORS
@@ -19,8 +23,10 @@ for t in "$here"/t_*.sh; do
 done
 passed=$(grep -c '^pass ' "$RESULTS")
 failed=$(grep -c '^FAIL ' "$RESULTS")
+skipped=$(grep -c '^skip ' "$RESULTS")
+grep '^skip ' "$RESULTS"
 grep '^FAIL ' "$RESULTS"
-echo "e2e: $passed passed, $failed failed"
+echo "e2e: $passed passed, $failed failed, $skipped skipped"
 if [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then
     rm -rf "$root"
     exit 0

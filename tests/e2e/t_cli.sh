@@ -28,15 +28,40 @@ gendisk fill e.img 64K 64K 3
 bad 3 "missing disk file" "nosuch-disk.img" vmrp pack new.vmrp --disk d=nosuch-disk.img
 absent new.vmrp "missing disk file: no archive created"
 
-gendisk create locked.img 64K
-chmod 000 locked.img
+# A mode-000 disk. Root reads it all the same, so as root (as in CI) the
+# pack runs as uid/gid 65534 (nobody), in a directory that user owns (run.sh
+# leaves the test directories searchable). A pack of a readable disk there
+# first proves that user can run vmrp and write the archive, so that the
+# refusal can only come from the disk; when the build directory is out of its
+# reach, it runs a copy of the binary (the last word of $VMRP).
+mkdir ro
+gendisk create ro/ok.img 64K
+gendisk create ro/locked.img 64K
+chmod 000 ro/locked.img
+as_user= ro_vmrp=$VMRP
 if [ "$(id -u)" = 0 ]; then
-    echo "t_cli: note: running as root, chmod 000 does not deny reads; unreadable-disk case skipped"
-else
-    bad 3 "unreadable disk" "locked.img" vmrp pack new.vmrp --disk d=locked.img
-    absent new.vmrp "unreadable disk: no archive created"
+    as_user="setpriv --reuid=65534 --regid=65534 --clear-groups --"
+    chown 65534:65534 ro
+    # shellcheck disable=SC2086
+    ro_probe() { $as_user $ro_vmrp pack ro/probe.vmrp --disk d=ro/ok.img --quiet > /dev/null 2>&1; }
+    if ! command -v setpriv > /dev/null 2>&1; then
+        as_user=none
+    elif ! ro_probe; then
+        cp "${VMRP##* }" ro/vmrp
+        ro_vmrp="${VMRP%"${VMRP##* }"}$PWD/ro/vmrp"
+        ro_probe || as_user=none
+    fi
+    rm -f ro/probe.vmrp
 fi
-chmod 644 locked.img
+if [ "$as_user" = none ]; then
+    skip "unreadable disk" "running as root, and uid 65534 cannot run vmrp in $PWD/ro"
+else
+    # shellcheck disable=SC2086
+    bad 3 "unreadable disk${as_user:+ (as uid 65534)}" "locked.img" \
+        $as_user $ro_vmrp pack ro/new.vmrp --disk d=ro/locked.img
+    absent ro/new.vmrp "unreadable disk: no archive created"
+fi
+rm -rf ro
 
 gendisk create zero.img 0
 expect_exit 0 "zero-length disk packs" vmrp pack z.vmrp --disk empty=zero.img --disk d=d.img

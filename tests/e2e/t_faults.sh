@@ -3,7 +3,7 @@
 # After each, the archive verifies and restores every earlier point exactly.
 
 if [ -z "${FAULTINJECT:-}" ] || [ ! -f "$FAULTINJECT" ]; then
-    echo "t_faults: FAULTINJECT not set, fault injection not run" >&2
+    skip "fault injection" "FAULTINJECT does not name the preload shim (build/faultinject.so)"
     return 0
 fi
 # The shim is preloaded into sanitizer builds too; it need not come first.

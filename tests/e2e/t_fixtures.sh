@@ -70,6 +70,9 @@ for fx_dir in "$VMRP_FIXTURES"/v*; do
                     fail "$fx_b: an independent decryption gives the frozen test vectors" \
                         "$(diff vectors.out "$fx_dir/$fx_b.vectors" | head -3) $(head -1 err)"
                 fi
+            elif [ -f "$fx_dir/$fx_b.vectors" ]; then
+                skip "$fx_b: an independent decryption gives the frozen test vectors" \
+                    "ENCVECTORS not set"
             fi
         fi
         expect_exit 0 "$fx_b: verify" vmrp verify "$fx_a" $fx_open

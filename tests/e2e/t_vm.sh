@@ -121,7 +121,7 @@ if command -v python3 > /dev/null 2>&1; then
     expect_true "inspect --json of one point is valid JSON" python3 -m json.tool out
     mv inspect.json out
 else
-    echo "t_vm: note: python3 not found; JSON validity not checked"
+    skip "inspect --json is valid JSON" "python3 not found"
 fi
 for f in formatVersion restorePointCollectionId blockSize restorePoints name id sequence \
     timeCreated consistencyMode parent excludeDisks sourceMetadata configFiles \

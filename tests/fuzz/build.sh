@@ -37,7 +37,7 @@ PKG_CFLAGS="$PKG_CFLAGS $B3_CFLAGS"
 PKG_LIBS="$PKG_LIBS $B3_LIBS"
 LIBDIR=${VMRP_FUZZ_LIBDIR:-libformat}
 LIB_SRC="$(ls "$LIBDIR"/*.c) $B3_SRCS"
-COMMON="-g -O1 -I$LIBDIR -DVMRP_BUILDING_LIBRARY $PKG_CFLAGS"
+COMMON="-g -O1 -D_FILE_OFFSET_BITS=64 -I$LIBDIR -DVMRP_BUILDING_LIBRARY $PKG_CFLAGS"
 # Sanitizer findings must stop the run, not scroll past.
 FUZZ_FLAGS="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 REGRESS_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DVMRP_FUZZ_NO_MUTATOR"

@@ -108,7 +108,7 @@ head -c 1000 one-zstd.vmrp > creation-cut.vmrp
 # here) and for throwaway keys made now.
 MKENC=$root/$B/fuzz-mkenc
 # shellcheck disable=SC2046
-cc -std=c11 -O1 -g -I"$root/libformat" -I"$root/tests/fuzz" -o "$MKENC" "$root/tests/fuzz/mkenc.c" \
+cc -std=c11 -O1 -g -D_FILE_OFFSET_BITS=64 -I"$root/libformat" -I"$root/tests/fuzz" -o "$MKENC" "$root/tests/fuzz/mkenc.c" \
     "$root/$B/libvmrp.a" $(pkg-config --libs libsodium libzstd zlib 2>/dev/null || echo -lsodium -lzstd -lz) -pthread
 KEY=$root/tests/fuzz/test-encryption.key
 PUB=$root/tests/fuzz/test-encryption.pub

@@ -38,6 +38,11 @@
  * a test knows how many points to try.
  */
 #define _GNU_SOURCE
+/* The shim defines libc's own symbols, each under its name: open and open64,
+ * pread and pread64, pwrite and pwrite64. With _FILE_OFFSET_BITS=64 (which
+ * every build passes, so that vmrp calls the 64-bit names), the headers
+ * would declare the short names as the 64-bit ones instead. */
+#undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
