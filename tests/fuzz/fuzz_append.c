@@ -152,6 +152,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t committed0 = rc0 == VMRP_OK ? vmrp_reader_collection(old)->committed_size : 0;
     uint32_t bs = (rc0 == VMRP_OK && n0 > 0) ? vmrp_reader_collection(old)->block_size : 4096;
     int old_verifies = rc0 == VMRP_OK && n0 > 0 && verifies(mfd, data, size);
+    /* The collection key, pinned for a keyless append: the test vouches for
+     * the key it finds, so that the append path is what is fuzzed. */
+    unsigned char pin[32];
+    int have_pin = rc0 == VMRP_OK && vmrp_reader_collection_key(old, pin) == VMRP_OK;
     /* An encrypted archive the test keys do not open (no slot opens, or its
      * encrypted contents do not check): its commit chain, as a writer
      * without a key reads it. */
@@ -169,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_CHECK(n0 > 0 && ci->encrypted && vmrp_reader_point_count(kl) == 0,
                        "keyless view: %u points", n0);
             old_verifies = verifies(mfd, NULL, 0);
+            have_pin = vmrp_reader_collection_key(kl, pin) == VMRP_OK;
         }
         vmrp_reader_free(kl);
     }
@@ -237,6 +242,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (use_enc)
         FUZZ_CHECK(vmrp_writer_set_encryption(w, &enc) == VMRP_OK, "set_encryption: %s",
                    vmrp_writer_error_string(w));
+    if (have_pin)
+        vmrp_writer_set_collection_key(w, pin);
     int rc = vmrp_writer_open(w, g_archive, &opts);
     if (rc == VMRP_OK && ++stage)
         rc = vmrp_writer_set_point(w, "fuzz-append", VMRP_CONSISTENCY_FILESYSTEM);

@@ -205,7 +205,7 @@ START_TEST(test_chain_stops_at_full_point)
     vmrp_writer_options o = opts();
     ut_point pt = {NULL, 0, NULL, NULL, 0, &o};
     vmrp_encryption x = enc_pass("pw");
-    ut_pack_extra keyed = {&x, NULL, NULL, 0};
+    ut_pack_extra keyed = {&x, NULL, NULL, 0, 0};
     const uint64_t size = 12 * BS;
     unsigned char *img[4];
     img[0] = calloc(1, size);

@@ -56,7 +56,7 @@ static int xpack(const char *dir, const char *archive, const ut_disk *disks, siz
                  const ut_point *pt, const vmrp_encryption *enc, vmrp_writer_stats *stats,
                  char *msg, size_t msglen)
 {
-    ut_pack_extra x = {enc, NULL, msg, msglen};
+    ut_pack_extra x = {enc, NULL, msg, msglen, 0};
     return ut_pack_ex(dir, archive, disks, ndisks, pt, &x, stats);
 }
 
@@ -612,6 +612,55 @@ END_TEST
 /* Appends without any key: full points that only key holders read; later
  * keyed points resolve across them, including disks that were excluded
  * or absent in the keyless point and disks that shrank and grew. */
+/* A keyless append seals its point to the collection key the file names,
+ * which anyone who can write the file could have replaced: the writer
+ * refuses unless the key is pinned (or the chain signed by a trusted key),
+ * and refuses a file that names another key than the one pinned. */
+START_TEST(test_keyless_needs_a_vouched_key)
+{
+    char *dir = ut_tmpdir();
+    char archive[4096];
+    ut_join(archive, sizeof archive, dir, "pin.vmrp");
+    vmrp_writer_options o = small_opts(VMRP_CODEC_ZSTD);
+    vmrp_encryption e = enc_pass("pin-pass");
+    unsigned char *a = calloc(1, 4 * BS);
+    rnd_block(a, 1, 77);
+    ut_disk d[] = {{"vda", a, 4 * BS, 0}};
+    ut_point p1 = {"first", 0, NULL, NULL, 0, &o};
+    pack_ok(dir, archive, d, 1, &p1, &e, NULL);
+    unsigned char *before;
+    size_t before_len = file_bytes(archive, &before);
+
+    char msg[600];
+    ut_pack_extra unpinned = {NULL, NULL, msg, sizeof msg, 1};
+    ut_point p2 = {"second", 0, NULL, NULL, 0, NULL};
+    ck_assert_int_eq(ut_pack_ex(dir, archive, d, 1, &p2, &unpinned, NULL), VMRP_E_KEY);
+    ck_assert_msg(strstr(msg, "nothing vouches") != NULL, "message: %s", msg);
+
+    unsigned char other[32];
+    memset(other, 0x5a, sizeof other);
+    vmrp_writer *w = vmrp_writer_new();
+    vmrp_writer_set_collection_key(w, other);
+    ck_assert_int_eq(vmrp_writer_open(w, archive, NULL), VMRP_E_CORRUPT);
+    ck_assert_msg(strstr(vmrp_writer_error_string(w), "not the one given") != NULL, "message: %s",
+                  vmrp_writer_error_string(w));
+    vmrp_writer_free(w);
+
+    unsigned char *after;
+    size_t after_len = file_bytes(archive, &after);
+    ck_assert_uint_eq(after_len, before_len);
+    ck_assert_int_eq(memcmp(after, before, before_len), 0);
+    /* pinned to its own key, the keyless append goes through */
+    vmrp_writer_stats st;
+    pack_ok(dir, archive, d, 1, &p2, NULL, &st);
+    ck_assert_int_eq(st.keyless, 1);
+    free(after);
+    free(before);
+    free(a);
+    ut_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_keyless_append)
 {
     char *dir = ut_tmpdir();
@@ -856,6 +905,9 @@ static void pack_ranges(const char *dir, const char *archive, const unsigned cha
     vmrp_writer *w = vmrp_writer_new();
     if (e)
         ck_assert_int_eq(vmrp_writer_set_encryption(w, e), VMRP_OK);
+    unsigned char named_key[32];
+    if (ut_named_collection_key(archive, named_key))
+        vmrp_writer_set_collection_key(w, named_key); /* for a keyless append */
     ck_assert_msg(vmrp_writer_open(w, archive, NULL) == VMRP_OK, "%s", vmrp_writer_error_string(w));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     ck_assert_int_eq(vmrp_writer_add_disk_ranges(w, "vda", fd, path, changed, n), VMRP_OK);
@@ -2007,6 +2059,7 @@ static Suite *encrypted_suite(void)
     tcase_add_test(tc, test_recipients);
     tcase_add_test(tc, test_passphrase_and_recipient);
     tcase_add_test(tc, test_keyless_append);
+    tcase_add_test(tc, test_keyless_needs_a_vouched_key);
     tcase_add_test(tc, test_keyless_twice);
     tcase_add_test(tc, test_planted_data_reveals_nothing);
     tcase_add_test(tc, test_changed_ranges);

@@ -73,7 +73,7 @@ static int give_pass(void *ctx, const char *path, char *buf, size_t size)
 static int pack(const char *archive, const ut_disk *disks, size_t n, const ut_point *pt,
                 const vmrp_encryption *e, const vmrp_key *signer, vmrp_writer_stats *st)
 {
-    ut_pack_extra x = {e, signer, NULL, 0};
+    ut_pack_extra x = {e, signer, NULL, 0, 0};
     return ut_pack_ex(fx.dir, archive, disks, n, pt, &x, st);
 }
 
