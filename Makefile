@@ -5,9 +5,11 @@
 #                   tests, build the docs (a few minutes)
 #   make check-full make check, then check-extra: the unit and end-to-end tests again under
 #                   ASan+UBSan, the end-to-end tests under valgrind, fuzzing (what CI runs)
+#   make check-asan / check-valgrind / check-fuzz   one pass of check-extra alone
 #   make docs       API documentation (Doxygen, zero warnings)
 #   make install    PREFIX=/usr/local DESTDIR=   (uninstall: make uninstall)
 #   V=1             show the full commands
+#   JOBS=N          compilers, and jobs of check-extra, at once (default: one per core)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
