@@ -1,10 +1,15 @@
 # vmrp - restore point archives for virtual machines.
 #   make            build libvmrp (static + shared) and the vmrp command
 #   make demo       install missing build dependencies, build, and walk through the sample VM
-#   make check      install missing build dependencies, build, run every test
+#   make check      install missing build dependencies, build, run the unit and end-to-end
+#                   tests, build the docs (a few minutes)
+#   make check-full make check, then check-extra: the unit and end-to-end tests again under
+#                   ASan+UBSan, the end-to-end tests under valgrind, fuzzing (what CI runs)
+#   make check-asan / check-valgrind / check-fuzz   one pass of check-extra alone
 #   make docs       API documentation (Doxygen, zero warnings)
 #   make install    PREFIX=/usr/local DESTDIR=   (uninstall: make uninstall)
 #   V=1             show the full commands
+#   JOBS=N          compilers, and jobs of check-extra, at once (default: one per core)
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -40,8 +45,8 @@ else
 Q := @
 endif
 
-.PHONY: all lib demo check check-unit check-e2e check-asan check-valgrind check-fuzz deps docs \
-        install uninstall clean fuzz bench
+.PHONY: all lib demo check check-full check-extra build-tests check-unit check-e2e check-asan asan-build \
+        asan-e2e asan-valgrind check-valgrind check-fuzz deps docs install uninstall clean fuzz bench
 
 all: $(B)/vmrp $(B)/libvmrp.a $(B)/libvmrp.so.$(VERSION) $(B)/gendisk $(B)/faultinject.so \
      $(B)/encvectors
@@ -107,29 +112,60 @@ $(B)/unit/%: tests/unit/%.c $(B)/libvmrp.a tests/unit/unit.h tests/unit/unit_ver
 
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
+# $(call timed,TARGET[,MAKEFLAGS]): a pass of make check or check-extra, a
+# sub-make between two timestamped lines, so that a log shows where the time goes.
+timed = +$(Q)t0=$$(date +%s); echo "== $$(date '+%F %T') $(1)"; \
+	if $(MAKE) --no-print-directory $(2) $(1); then \
+	  echo "== $$(date '+%F %T') $(1): passed in $$(($$(date +%s) - t0)) s"; \
+	else echo "== $$(date '+%F %T') $(1): FAILED after $$(($$(date +%s) - t0)) s"; exit 1; fi
+# $(call took,NAME): the timestamped last line of a job that set t0
+took = echo "== $$(date '+%F %T') $(1): passed in $$(($$(date +%s) - t0)) s"
+
+# Builds, and the jobs of check-extra, run JOBS at once (default: one per core).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+# everything the unit and end-to-end tests run
+build-tests: all $(UNIT_BIN)
+	@:
+
 check-unit: $(UNIT_BIN)
 	@for t in $(UNIT_BIN); do CK_DEFAULT_TIMEOUT=120 $$t || exit 1; done
 
+# $(call e2e_env,BUILD_DIR): the end-to-end tests' tools from that build
+e2e_env = GENDISK=$(CURDIR)/$(1)/gendisk ENCVECTORS=$(CURDIR)/$(1)/encvectors FAULTINJECT=$(CURDIR)/$(1)/faultinject.so
+
 check-e2e: all
-	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk ENCVECTORS=$(CURDIR)/$(B)/encvectors FAULTINJECT=$(CURDIR)/$(B)/faultinject.so sh tests/e2e/run.sh
+	$(Q)VMRP=$(CURDIR)/$(B)/vmrp $(call e2e_env,$(B)) sh tests/e2e/run.sh
 
-# Sanitizers: the whole suite again, built with ASan + UBSan.
-check-asan:
-	$(Q)$(MAKE) --no-print-directory B=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  LDFLAGS="-fsanitize=address,undefined" all-asan
+# Sanitizers: the whole suite again, built with ASan + UBSan in build/asan;
+# asan-test_NAME runs one unit test binary, asan-e2e the end-to-end tests.
+ASAN_B := build/asan
+ASAN_TESTS := $(UNIT_BIN:$(B)/unit/%=asan-%) asan-e2e
 
-all-asan:
-	$(Q)$(MAKE) --no-print-directory B=$(B) CFLAGS="$(CFLAGS)" all $(UNIT_BIN)
-	$(Q)for t in $(UNIT_BIN); do CK_DEFAULT_TIMEOUT=300 CK_FORK=no $$t || exit 1; done
-	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk ENCVECTORS=$(CURDIR)/$(B)/encvectors FAULTINJECT=$(CURDIR)/$(B)/faultinject.so E2E_QUICK=1 sh tests/e2e/run.sh
+check-asan: asan-build
+	+$(Q)$(MAKE) --no-print-directory $(ASAN_TESTS)
 
-# valgrind: the end-to-end tests once, zero errors and zero leaks.
+asan-build:
+	+$(Q)$(MAKE) --no-print-directory -j$(JOBS) B=$(ASAN_B) LDFLAGS="-fsanitize=address,undefined" \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" build-tests
+
+asan-test_%:
+	$(Q)t0=$$(date +%s); CK_DEFAULT_TIMEOUT=300 CK_FORK=no $(ASAN_B)/unit/test_$* && $(call took,$@)
+
+asan-e2e:
+	$(Q)t0=$$(date +%s); VMRP=$(CURDIR)/$(ASAN_B)/vmrp $(call e2e_env,$(ASAN_B)) E2E_QUICK=1 sh tests/e2e/run.sh && \
+	  $(call took,$@)
+
+# valgrind: the end-to-end tests once, fault injection included (the shim in
+# LD_PRELOAD reaches vmrp through valgrind), zero errors and zero leaks.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible
+
 check-valgrind: all
-	$(Q)VMRP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible $(CURDIR)/$(B)/vmrp" \
-	  GENDISK=$(CURDIR)/$(B)/gendisk E2E_QUICK=1 sh tests/e2e/run.sh
+	$(Q)t0=$$(date +%s); VMRP="$(VALGRIND) $(CURDIR)/$(B)/vmrp" $(call e2e_env,$(B)) E2E_QUICK=1 \
+	  sh tests/e2e/run.sh && $(call took,$@)
 
 # Fuzzing: `make fuzz` runs each libFuzzer target FUZZ_SECONDS (default 300);
-# make check runs each for 20 s and replays every saved regression input.
+# make check-extra runs each for 20 s and replays every saved regression input.
 FUZZ_SECONDS ?= 300
 fuzz:
 	$(Q)sh tests/fuzz/run.sh $(FUZZ_SECONDS)
@@ -137,18 +173,35 @@ fuzz:
 check-fuzz:
 	$(Q)sh tests/fuzz/run.sh 20
 
+# make check: what a change must pass, in a few minutes.
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory check-unit
-	$(Q)$(MAKE) --no-print-directory check-e2e
-	$(Q)$(MAKE) --no-print-directory check-asan
-	$(Q)$(MAKE) --no-print-directory check-valgrind
-	$(Q)$(MAKE) --no-print-directory check-fuzz
-	$(Q)$(MAKE) --no-print-directory docs
-	@echo "make check: all test suites passed"
+	$(call timed,build-tests,-j$(JOBS))
+	$(call timed,check-unit)
+	$(call timed,check-e2e)
+	$(call timed,docs)
+	@echo "make check: unit and end-to-end tests passed, docs built (make check-full: also sanitizers, valgrind, fuzzing)"
+
+# The passes that take most of the time: .ci/run runs make check, then this.
+# The ASan jobs and valgrind run JOBS at once (the longest first); each job's
+# output comes whole when it ends (-O), with a timestamped closing line.
+check-extra: deps
+	$(call timed,all,-j$(JOBS))
+	$(call timed,asan-build)
+	$(call timed,asan-valgrind,-j$(JOBS) -O)
+	$(call timed,check-fuzz)
+	@echo "make check-extra: ASan+UBSan, valgrind and fuzzing passed"
+
+# check-asan and check-valgrind as jobs, the longest first (asan-test_sweep
+# alone takes about as long as all the others together)
+ASAN_LONG := asan-test_sweep check-valgrind asan-e2e asan-test_verify
+asan-valgrind: $(ASAN_LONG) $(filter-out $(ASAN_LONG),$(ASAN_TESTS))
+	@:
+
+check-full: check
+	+$(Q)$(MAKE) --no-print-directory check-extra
 
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all
+	+$(Q)$(MAKE) --no-print-directory -j$(JOBS) all
 	$(Q)VMRP=$(CURDIR)/$(B)/vmrp GENDISK=$(CURDIR)/$(B)/gendisk sh fixtures/demo.sh
 
 bench: all
