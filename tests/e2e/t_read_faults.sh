@@ -143,6 +143,8 @@ done
 # A torn tail that cannot be read whole is not removed: repair and pack
 # fail with an I/O error and leave every byte in place. Once it reads, both
 # remove it.
+# where point 2's INDEX lies: its commit's Index_Offset (payload offset 24)
+index2=$(od -An -t u8 -j $((size - 256 + 16 + 24)) -N 8 a.vmrp | tr -d ' ')
 gendisk create big.img 8M
 gendisk fill big.img 0 8M 65
 vmrp pack a.vmrp --disk d=d.img --disk big=big.img --quiet 2> err || fail "third pack" "exit $?"
@@ -151,15 +153,28 @@ head -c $((size + (full - size) / 2)) a.vmrp > torn.vmrp
 cp torn.vmrp a.vmrp
 cp torn.vmrp orig.vmrp
 tsize=$(wc -c < torn.vmrp)
-at=$(( (size + tsize) / 2 ))+4096
+# one byte, in the payload of a record of the tail: only a reader that reads
+# the tail whole before it removes it meets the error
+at=$(( (size + tsize) / 2 ))+1
 must3=1
 readfault EIO "$at" $VMRP repair a.vmrp
 check_outcome "EIO inside a torn tail" repair
 readfault EIO "$at" $VMRP pack a.vmrp --disk d=d.img --quiet
 check_outcome "EIO inside a torn tail" pack
 must3=0
+vmrp inspect a.vmrp --json > inspect.want 2> /dev/null
 readfault EIO "$at" $VMRP inspect a.vmrp --json
 check_outcome "EIO inside a torn tail" inspect
+# The trailer is no commit, so the reader scans for the last one: a read
+# error on the way (here in point 2's INDEX) is not the end of the committed
+# part: that took the archive for one of a single point, with damage after.
+must3=1
+for cmd in "pack a.vmrp --disk d=d.img --quiet" "repair a.vmrp" "inspect a.vmrp --json" \
+    "restore a.vmrp --point 2 --disk d --output r.img"; do
+    rm -f r.img
+    readfault EIO "$((index2 + 32))+1" $VMRP $cmd
+    check_outcome "EIO in point 2's index before a torn tail" "${cmd%% *}"
+done
 expect_exit 0 "without the fault, repair removes the torn tail" vmrp repair a.vmrp
 if [ "$(wc -c < a.vmrp)" = "$size" ]; then pass "repair cut back to the last commit"; else
     fail "repair cut back to the last commit" "$(wc -c < a.vmrp) bytes, expected $size"
