@@ -365,6 +365,19 @@ void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void json_excluded_disks(FILE *f, const vmrp_point_info *p)
+{
+    const char *sep = "";
+    fputc('[', f);
+    for (uint32_t d = 0; d < p->disk_count; d++)
+        if (p->disks[d].excluded) {
+            fputs(sep, f);
+            json_string(f, p->disks[d].name);
+            sep = ",";
+        }
+    fputc(']', f);
+}
+
 void json_uuid(FILE *f, const unsigned char id[16])
 {
     char s[37];

@@ -73,6 +73,8 @@ void cli_progress_done(cli_progress *p);
  * \uHHHH (bytes that are not UTF-8 become U+FFFD), so the output is valid
  * JSON and shows no control character when printed. */
 void json_string(FILE *f, const char *s);
+/* The names of a point's excluded disks, as a JSON array. */
+void json_excluded_disks(FILE *f, const vmrp_point_info *p);
 void json_uuid(FILE *f, const unsigned char id[16]);
 void json_time(FILE *f, int64_t time_us);
 void json_hex(FILE *f, const unsigned char *bytes, size_t n);

@@ -93,15 +93,9 @@ static void print_point_json(const vmrp_reader *r, const vmrp_point_info *p)
         json_string(stdout, vmrp_reader_point(r, p->parent_sequence - 1)->name);
     else
         printf("null");
-    printf(",\"excludeDisks\":[");
-    int first = 1;
-    for (uint32_t d = 0; d < p->disk_count; d++)
-        if (p->disks[d].excluded) {
-            printf(first ? "" : ",");
-            json_string(stdout, p->disks[d].name);
-            first = 0;
-        }
-    printf("],\"sourceMetadata\":%s,\"configFiles\":[", p->source_metadata);
+    printf(",\"excludeDisks\":");
+    json_excluded_disks(stdout, p);
+    printf(",\"sourceMetadata\":%s,\"configFiles\":[", p->source_metadata);
     for (uint32_t f = 0; f < p->config_file_count; f++) {
         printf(f ? ",{\"name\":" : "{\"name\":");
         json_string(stdout, p->config_files[f].name);
@@ -109,7 +103,7 @@ static void print_point_json(const vmrp_reader *r, const vmrp_point_info *p)
                (unsigned long long)p->config_files[f].size);
     }
     printf("],\"diskRestorePoints\":[");
-    first = 1;
+    int first = 1;
     for (uint32_t d = 0; d < p->disk_count; d++) {
         const vmrp_disk_info *di = &p->disks[d];
         if (di->excluded)

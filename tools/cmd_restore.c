@@ -666,15 +666,9 @@ static void print_json(const job *j, const char *archive, const char *out, const
         else
             printf("null}");
     }
-    printf("],\"excludeDisks\":[");
-    int first = 1;
-    for (uint32_t d = 0; d < p->disk_count; d++)
-        if (p->disks[d].excluded) {
-            printf(first ? "" : ",");
-            json_string(stdout, p->disks[d].name);
-            first = 0;
-        }
-    printf("]}\n");
+    printf("],\"excludeDisks\":");
+    json_excluded_disks(stdout, p);
+    printf("}\n");
 }
 
 int cmd_restore(int argc, char **argv)

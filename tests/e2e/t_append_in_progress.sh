@@ -26,12 +26,17 @@ expect_exit 1 "an interrupted append is reported when no writer holds the lock" 
     vmrp verify torn.vmrp
 expect_err "interrupted" "the message says interrupted append"
 
-# A writer holding the lock: flock(1) takes it as pack does, on its own
-# open file.
-flock -x torn.vmrp sleep 30 &
-holder=$!
-n=0
-while [ $n -lt 100 ] && flock -n -s torn.vmrp true; do sleep 0.05; n=$((n + 1)); done
+# hold_lock FILE: a writer holding FILE's lock, as pack does, on its own
+# open file (flock(1)), until the end of the script; waits until it holds it
+holders=
+hold_lock() {
+    flock -x "$1" sleep 30 &
+    holders="$holders $!"
+    n=0
+    while [ $n -lt 100 ] && flock -n -s "$1" true; do sleep 0.05; n=$((n + 1)); done
+}
+
+hold_lock torn.vmrp
 expect_exit 0 "verify while a writer appends: exit 0" vmrp verify torn.vmrp
 expect_out "append: in progress" "verify says an append is in progress"
 expect_out "1 restore point" "verify counts the committed point only"
@@ -42,21 +47,15 @@ expect_out '"ok":true' "the JSON says ok"
 # the committed part is still checked: damage before the tail is found
 cp torn.vmrp bad.vmrp
 printf 'X' | dd of=bad.vmrp bs=1 seek=300 conv=notrunc 2> /dev/null
-flock -x bad.vmrp sleep 30 &
-holder2=$!
-n=0
-while [ $n -lt 100 ] && flock -n -s bad.vmrp true; do sleep 0.05; n=$((n + 1)); done
+hold_lock bad.vmrp
 expect_exit 1 "damage before an append in progress is still reported" vmrp verify bad.vmrp
 # the first point being written: nothing committed yet
 head -c 2000 full.vmrp > new.vmrp
-flock -x new.vmrp sleep 30 &
-holder3=$!
-n=0
-while [ $n -lt 100 ] && flock -n -s new.vmrp true; do sleep 0.05; n=$((n + 1)); done
+hold_lock new.vmrp
 expect_exit 5 "verify while the first point is written: exit 5" vmrp verify new.vmrp
 expect_err "no point is committed yet" "the message says nothing is committed yet"
-kill $holder $holder2 $holder3 2> /dev/null
-wait $holder $holder2 $holder3 2> /dev/null
+kill $holders 2> /dev/null
+wait $holders 2> /dev/null
 
 # A real pack and verifies running side by side: every verify exits 0 and
 # the pack is never turned away by them.
