@@ -581,6 +581,9 @@ int reader_resolve_disk(vmrp_reader *r, uint32_t pi, const char *name, map_entry
 /* Put every stored block of the collection into t (for deduplication);
  * in an encrypted collection only those of points whose Id_Key is id_key. */
 int reader_collect_blocks(vmrp_reader *r, blocktab *t, const unsigned char *id_key);
+/* A read of the archive failed at off: VMRP_E_IO naming the archive, the
+ * offset and the OS error (reader.c). */
+int reader_read_failed(vmrp_reader *r, int neg_errno, uint64_t off);
 int reader_open_internal(vmrp_reader *r, int fd, const char *label, uint64_t *torn_bytes);
 
 #endif
